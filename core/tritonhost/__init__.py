@@ -1,0 +1,90 @@
+"""tritonhost: run hand-written Triton kernels inside PyTorch programs, on any vendor's backend.
+
+Launch a kernel with Triton's own syntax on the backend that ``TRITONHOST_BACKEND``
+selects (``auto`` by default)::
+
+    import tritonhost
+    tritonhost.wrap(add_kernel)[(triton.cdiv(n, 256),)](x, y, out, n, BLOCK=256)
+
+Backends are plugins found through the entry-point group ``tritonhost.backends``;
+``tritonhost.backends()`` lists them and ``tritonhost.current_backend()`` names the
+one in use.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from tritonhost.errors import (
+    BackendError,
+    BackendHookMissingError,
+    BackendUnusableError,
+    DeviceMismatchError,
+    GridError,
+    KernelArgumentError,
+    NoBackendError,
+    NotAKernelError,
+    PluginLoadError,
+    TritonhostError,
+    UnknownBackendError,
+    UnsupportedFeatureError,
+)
+from tritonhost.host.discovery import registry as _registry
+from tritonhost.host.info import BackendInfo, BackendStatus
+from tritonhost.host.selection import Backend, select, use_backend
+from tritonhost.markers import hookimpl
+from tritonhost.runtime.launcher import Launcher
+from tritonhost.runtime.tma import TMADescriptorSpec, make_tma_descriptor
+from tritonhost.runtime.wrapper import WrappedKernel, wrap
+
+try:
+    __version__ = _metadata.version("tritonhost")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+
+def backends() -> tuple[BackendStatus, ...]:
+    """Every discovered backend: name, distribution and version, usable or not and why.
+
+    Plugins that failed to load are listed too, with the error that says why.
+    """
+    return _registry().statuses
+
+
+def current_backend() -> str:
+    """The name of the backend kernels run on now (resolving ``auto``).
+
+    Raises a :class:`BackendError` that says what to do when the requested
+    backend is unknown, broken or unusable, or when none is installed.
+    """
+    return select().name
+
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendHookMissingError",
+    "BackendInfo",
+    "BackendStatus",
+    "BackendUnusableError",
+    "DeviceMismatchError",
+    "GridError",
+    "KernelArgumentError",
+    "Launcher",
+    "NoBackendError",
+    "NotAKernelError",
+    "PluginLoadError",
+    "TMADescriptorSpec",
+    "TritonhostError",
+    "UnknownBackendError",
+    "UnsupportedFeatureError",
+    "WrappedKernel",
+    "backends",
+    "current_backend",
+    "hookimpl",
+    "make_tma_descriptor",
+    "select",
+    "use_backend",
+    "wrap",
+    "__version__",
+]

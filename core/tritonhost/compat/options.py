@@ -1,0 +1,37 @@
+"""The launch keyword arguments the installed Triton's backends understand.
+
+A launch may carry options that are not kernel parameters (``num_warps``,
+``num_stages``, AMD's ``waves_per_eu``...). Code written for one vendor passes
+them everywhere, so every option any of Triton's backends knows is accepted on
+every backend. The set is read once, from the options dataclasses of the
+backends bundled with the installed Triton, so it follows Triton's releases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import sys
+
+import triton.backends
+
+# Triton's launch path reads these itself, outside any backend's options class.
+_RUNTIME_OPTIONS = frozenset({"debug", "num_warps", "num_stages", "num_ctas", "maxnreg", "ir_override"})
+# Fields that describe the target, not the launch: never passed by a user.
+_NOT_OPTIONS = frozenset({"backend_name", "arch", "warp_size", "supported_fp8_dtypes",
+                          "deprecated_fp8_dot_operand_dtypes", "allowed_dot_input_precisions"})
+
+
+@functools.cache
+def triton_launch_options() -> frozenset[str]:
+    """Every launch option of every backend bundled with the installed Triton."""
+    names = set(_RUNTIME_OPTIONS)
+    for backend in triton.backends.backends.values():
+        module = sys.modules.get(backend.compiler.__module__)
+        if module is None:
+            continue
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if name.endswith("Options") and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__:
+                names.update(field.name for field in dataclasses.fields(cls))
+    return frozenset(names - _NOT_OPTIONS)

@@ -1,0 +1,135 @@
+"""Finding backend plugins through entry points and loading them into one PluginManager.
+
+A plugin that fails to import, or whose description hook raises, does not stop
+the others: it is reported as broken with its distribution, its entry point and
+the original exception, and selecting it raises that report.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from importlib import metadata
+from types import ModuleType
+
+import attrs
+import pluggy
+
+from tritonhost import hookspecs
+from tritonhost.host.info import BackendInfo, BackendStatus
+from tritonhost.markers import PROJECT
+
+#: The entry-point group a backend package registers its plugin module under.
+ENTRY_POINT_GROUP = "tritonhost.backends"
+
+
+@attrs.frozen
+class Registry:
+    """Every discovered backend, by name, and the manager holding the loaded plugins."""
+
+    manager: pluggy.PluginManager
+    statuses: tuple[BackendStatus, ...]
+
+    def status(self, name: str) -> BackendStatus | None:
+        for status in self.statuses:
+            if status.name == name:
+                return status
+        return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(status.name for status in self.statuses)
+
+
+_lock = threading.Lock()
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    """The process's backend registry, discovered on first use."""
+    global _registry
+    if _registry is None:
+        with _lock:
+            if _registry is None:
+                _registry = discover()
+    return _registry
+
+
+def reset() -> None:
+    """Forget the discovered backends, so the next call discovers them again.
+
+    For tests and for programs that install a backend while running.
+    """
+    global _registry
+    with _lock:
+        _registry = None
+
+
+def discover() -> Registry:
+    """Load every plugin of :data:`ENTRY_POINT_GROUP` into a new PluginManager."""
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(hookspecs)
+    statuses: list[BackendStatus] = []
+    seen: set[str] = set()
+    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        distribution, version = _distribution_of(entry_point)
+        where = dict(distribution=distribution, version=version, entry_point=_describe_entry_point(entry_point))
+        try:
+            module = entry_point.load()
+            if not isinstance(module, ModuleType):
+                raise TypeError(f"the entry point must name a module of hook implementations, not {module!r}")
+            if manager.is_registered(module):
+                continue  # the same distribution seen twice on sys.path
+            manager.register(module, name=f"tritonhost-backend-{entry_point.name}")
+            try:
+                manager.check_pending()  # a misspelt hook name would otherwise be ignored silently
+                info = _describe(manager, module)
+            except BaseException:
+                manager.unregister(module)
+                raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
+            statuses.append(BackendStatus(name=entry_point.name, error=_load_error(entry_point, where, exc), **where))
+            continue
+        if info.name in seen:
+            manager.unregister(module)
+            error = (
+                f"backend name {info.name!r} is claimed by two plugins; the one from distribution "
+                f"{distribution!r} (entry point {where['entry_point']}) was ignored. Uninstall one of them."
+            )
+            statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **where))
+            continue
+        seen.add(info.name)
+        statuses.append(BackendStatus(name=info.name, info=info, **where))
+    return Registry(manager=manager, statuses=tuple(statuses))
+
+
+def _describe(manager: pluggy.PluginManager, module: ModuleType) -> BackendInfo:
+    impls = [impl for impl in manager.hook.tritonhost_describe_backend.get_hookimpls() if impl.plugin is module]
+    if len(impls) != 1:
+        raise TypeError("the plugin module does not implement tritonhost_describe_backend")
+    info = impls[0].function()
+    if not isinstance(info, BackendInfo):
+        raise TypeError(f"tritonhost_describe_backend returned {info!r}, not a tritonhost.BackendInfo")
+    return info
+
+
+def _distribution_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
+    dist = entry_point.dist
+    if dist is None:
+        return "<unknown distribution>", ""
+    return dist.metadata["Name"] or dist.name, dist.version
+
+
+def _describe_entry_point(entry_point: metadata.EntryPoint) -> str:
+    return f"{ENTRY_POINT_GROUP}:{entry_point.name} = {entry_point.value}"
+
+
+def _load_error(entry_point: metadata.EntryPoint, where: dict[str, str], exc: Exception) -> str:
+    origin = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (raised at {origin.filename}:{origin.lineno})" if origin else ""
+    return (
+        f"backend plugin {entry_point.name!r} from distribution {where['distribution']!r} "
+        f"{where['version']} failed to load: entry point {where['entry_point']} raised "
+        f"{type(exc).__name__}: {exc}{at}. Fix or reinstall that package, or uninstall it "
+        f"(pip uninstall {where['distribution']})."
+    )

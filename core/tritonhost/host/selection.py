@@ -1,0 +1,171 @@
+"""Choosing the backend that kernels run on.
+
+The choice comes, first found wins, from :func:`use_backend` (a context), the
+environment variable ``TRITONHOST_BACKEND``, or ``auto``. ``auto`` takes the first
+usable of cuda, rocm, any third-party backend (by name), then the interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from tritonhost.errors import (
+    BackendHookMissingError,
+    BackendUnusableError,
+    NoBackendError,
+    PluginLoadError,
+    UnknownBackendError,
+)
+from tritonhost.host import discovery
+from tritonhost.host.info import BackendInfo, BackendStatus
+
+if TYPE_CHECKING:
+    import pluggy
+    import torch
+
+    from tritonhost.runtime.launcher import Launcher
+    from tritonhost.runtime.tma import TMADescriptorSpec
+
+ENV_VAR = "TRITONHOST_BACKEND"
+AUTO = "auto"
+#: Backends ``auto`` tries before any third-party one; the interpreter comes last.
+PREFERRED = ("cuda", "rocm")
+FALLBACK = "interpreter"
+
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("tritonhost_backend", default=None)
+_cache: dict[tuple[int, str], Backend] = {}
+_cache_lock = threading.Lock()
+
+
+class Backend:
+    """A usable backend, selected: the host's handle on one plugin's hooks."""
+
+    def __init__(self, info: BackendInfo, status: BackendStatus, manager: pluggy.PluginManager) -> None:
+        self.info = info
+        self.status = status
+        self.name = info.name
+        self._hook = manager.hook
+
+    def __repr__(self) -> str:
+        return f"<tritonhost backend {self.name!r} from {self.status.distribution} {self.status.version}>"
+
+    def make_launcher(self, kernel: Any) -> Launcher:
+        launcher = self._hook.tritonhost_make_launcher(backend=self.name, kernel=kernel)
+        return self._need(launcher, "tritonhost_make_launcher", "launch kernels")
+
+    def benchmark(self, fn: Callable[[], object]) -> float:
+        result = self._hook.tritonhost_benchmark(backend=self.name, fn=fn)
+        return float(self._need(result, "tritonhost_benchmark", "time kernels for the autotuner"))
+
+    def make_tma_descriptor(self, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object:
+        result = self._hook.tritonhost_make_tma_descriptor(backend=self.name, tensor=tensor, spec=spec)
+        return self._need(result, "tritonhost_make_tma_descriptor", "make TMA descriptors")
+
+    def _need(self, result: Any, hook: str, what: str) -> Any:
+        if result is None:
+            raise BackendHookMissingError(
+                f"backend {self.name!r} ({self.status.distribution} {self.status.version}) cannot {what}: "
+                f"it does not implement {hook}. Select another backend with {ENV_VAR}."
+            )
+        return result
+
+
+def requested_backend() -> str:
+    """The backend name asked for right now: ``use_backend``, then the environment, then ``auto``."""
+    name = _override.get() or os.environ.get(ENV_VAR) or AUTO
+    return name.strip().lower()
+
+
+def select(name: str | None = None) -> Backend:
+    """The backend kernels run on: ``name`` if given, else :func:`requested_backend`.
+
+    Raises :class:`UnknownBackendError` for a name no plugin has,
+    :class:`PluginLoadError` for a plugin that failed to load,
+    :class:`BackendUnusableError` for one that cannot run here, and
+    :class:`NoBackendError` when ``auto`` finds nothing usable.
+    """
+    requested = name.strip().lower() if name else requested_backend()
+    registry = discovery.registry()
+    key = (id(registry), requested)
+    backend = _cache.get(key)
+    if backend is None:
+        backend = _resolve(registry, requested)
+        with _cache_lock:
+            if len(_cache) > 64:  # registries replaced by discovery.reset() leave stale entries
+                _cache.clear()
+            _cache[key] = backend
+    return backend
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Run kernels on backend ``name`` inside the ``with`` block (this thread or task only)."""
+    backend = select(name)
+    token = _override.set(backend.name)
+    try:
+        yield backend
+    finally:
+        _override.reset(token)
+
+
+def auto_order(statuses: tuple[BackendStatus, ...]) -> list[BackendStatus]:
+    """The order in which ``auto`` tries the installed backends."""
+
+    def rank(status: BackendStatus) -> tuple[int, str]:
+        if status.name in PREFERRED:
+            return PREFERRED.index(status.name), status.name
+        if status.name == FALLBACK:
+            return len(PREFERRED) + 2, status.name
+        return len(PREFERRED) + 1, status.name
+
+    return sorted(statuses, key=rank)
+
+
+def _resolve(registry: discovery.Registry, requested: str) -> Backend:
+    if not registry.statuses:
+        raise NoBackendError(
+            "no tritonhost backend is installed. Install one: `pip install tritonhost-interpreter` runs "
+            "kernels on the CPU, `pip install tritonhost-cuda` on NVIDIA GPUs (from a checkout: "
+            "pip install -e plugins/interpreter)."
+        )
+    if requested == AUTO:
+        for status in auto_order(registry.statuses):
+            if status.usable:
+                return _handle(registry, status)
+        raise NoBackendError(
+            f"{ENV_VAR}=auto found no usable backend among the installed ones:\n{_listing(registry)}\n"
+            "Install tritonhost-interpreter to run kernels on the CPU."
+        )
+    status = registry.status(requested)
+    if status is None:
+        raise UnknownBackendError(
+            f"{ENV_VAR}={requested!r} names no installed backend. Installed backends:\n"
+            f"{_listing(registry)}\nSet {ENV_VAR} to one of {', '.join(registry.names)} or to 'auto'."
+        )
+    if status.error is not None:
+        raise PluginLoadError(status.error)
+    if not status.usable:
+        raise BackendUnusableError(
+            f"backend {requested!r} is installed but cannot run here: {status.reason} "
+            f"Select another backend with {ENV_VAR} (usable here: "
+            f"{', '.join(s.name for s in registry.statuses if s.usable) or 'none'})."
+        )
+    return _handle(registry, status)
+
+
+def _handle(registry: discovery.Registry, status: BackendStatus) -> Backend:
+    assert status.info is not None
+    return Backend(status.info, status, registry.manager)
+
+
+def _listing(registry: discovery.Registry) -> str:
+    lines = []
+    for status in registry.statuses:
+        state = "usable" if status.usable else f"not usable: {status.reason}"
+        lines.append(f"  - {status.name} ({status.distribution} {status.version}): {state}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""Choosing an autotuned kernel's config, timed through the selected backend.
+
+Follows ``triton.autotune``'s semantics (tuning key, pruning, ``reset_to_zero``,
+``restore_value``, config pre-hooks) but times configs with the backend's
+``tritonhost_benchmark`` hook, so tuning works on backends without a GPU
+driver, and keeps one cache per backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import triton
+from triton.compiler.errors import CompileTimeAssertionFailure
+from triton.runtime.errors import OutOfResources
+
+from tritonhost.errors import KernelArgumentError
+from tritonhost.host.selection import Backend
+from tritonhost.runtime.kernel import AutotuneLayer
+
+log = logging.getLogger(__name__)
+
+# Failures that rule a config out instead of failing the launch, as in Triton.
+try:
+    from triton.runtime.errors import PTXASError
+
+    _CONFIG_FAILURES: tuple[type[BaseException], ...] = (OutOfResources, CompileTimeAssertionFailure, PTXASError)
+except ImportError:  # pragma: no cover - older Triton
+    _CONFIG_FAILURES = (OutOfResources, CompileTimeAssertionFailure)
+
+
+class ConfigChooser:
+    """The config cache of one autotuned kernel on one backend."""
+
+    def __init__(self, layer: AutotuneLayer, backend: Backend, kernel_name: str) -> None:
+        self.layer = layer
+        self.backend = backend
+        self.kernel_name = kernel_name
+        self.cache: dict[tuple[Any, ...], triton.Config] = {}
+        self._lock = threading.Lock()
+        self._config_names = frozenset(name for config in layer.configs for name in config.kwargs)
+
+    def choose(
+        self,
+        params: dict[str, Any],
+        options: dict[str, Any],
+        run: Callable[[triton.Config], None],
+    ) -> triton.Config:
+        """The config to launch with; ``run(config)`` launches once with a config, for timing."""
+        given = self._config_names.intersection(params)
+        if given:
+            raise KernelArgumentError(
+                f"kernel {self.kernel_name}() was given {', '.join(sorted(given))}, which @triton.autotune "
+                "chooses: leave them out of the launch."
+            )
+        configs = self.layer.configs
+        if len(configs) == 1:
+            return configs[0]
+        key = self._key(params)
+        config = self.cache.get(key)
+        if config is None:
+            with self._lock:
+                config = self.cache.get(key)
+                if config is None:
+                    config = self._tune(params, options, run)
+                    self.cache[key] = config
+        return config
+
+    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        key = [params[name] for name in self.layer.key if name in params]
+        key.extend(str(value.dtype) for value in params.values() if hasattr(value, "dtype"))
+        return tuple(key)
+
+    def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
+        tuner = self.layer.tuner
+        candidates = self._prune(params, options)
+        if len(candidates) == 1 or not self.backend.info.times_kernels:
+            return candidates[0]
+        timings: dict[triton.Config, float] = {}
+        for config in candidates:
+            full = {**params, **options, **config.all_kwargs()}
+
+            def once(config: triton.Config = config, full: dict[str, Any] = full) -> None:
+                if config.pre_hook:
+                    config.pre_hook(full)
+                tuner.pre_hook(full)
+                try:
+                    run(config)
+                except BaseException as exc:
+                    tuner.post_hook(full, exception=exc)
+                    raise
+                tuner.post_hook(full, exception=None)
+
+            try:
+                timings[config] = self.backend.benchmark(once)
+            except _CONFIG_FAILURES as exc:
+                log.info("autotuning %s: config %s failed: %s", self.kernel_name, config, exc)
+                timings[config] = float("inf")
+        best = min(timings, key=timings.__getitem__)
+        # Leave reset_to_zero tensors as the real launch expects them.
+        tuner.pre_hook({**params, **options, **best.all_kwargs()}, reset_only=True)
+        log.debug("autotuning %s on %s: %s", self.kernel_name, self.backend.name, timings)
+        return best
+
+    def _prune(self, params: dict[str, Any], options: dict[str, Any]) -> list[triton.Config]:
+        tuner = self.layer.tuner
+        configs = list(self.layer.configs)
+        prune = getattr(tuner, "early_config_prune", None)
+        if prune:
+            configs = list(prune(configs, params, **options))
+            if not configs:
+                raise KernelArgumentError(
+                    f"early_config_prune of kernel {self.kernel_name}() left no config; it must keep at least one"
+                )
+        perf_model = getattr(tuner, "perf_model", None)
+        if perf_model:
+            top_k = tuner.configs_top_k
+            if isinstance(top_k, float) and top_k <= 1.0:
+                top_k = max(1, int(len(configs) * top_k))
+            if len(configs) > top_k:
+                estimate = {c: perf_model(**params, **options, **c.all_kwargs()) for c in configs}
+                configs = sorted(configs, key=estimate.__getitem__)[:top_k]
+        return configs

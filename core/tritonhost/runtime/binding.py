@@ -1,0 +1,78 @@
+"""Binding a launch's arguments to a kernel's parameters, with errors that name both sides."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from tritonhost.errors import KernelArgumentError
+from tritonhost.runtime.kernel import KernelModel
+
+
+class Binder:
+    """Splits ``(*args, **kwargs)`` of a launch into kernel parameters and launch options."""
+
+    __slots__ = ("model", "arg_names", "params", "options", "defaults", "required")
+
+    def __init__(self, model: KernelModel, options: frozenset[str]) -> None:
+        self.model = model
+        self.arg_names = model.arg_names
+        self.params = frozenset(model.arg_names)
+        self.options = options - self.params
+        # Defaults of parameters the decorators supply are applied after them, at launch.
+        self.defaults = {k: v for k, v in model.defaults.items() if k not in model.supplied}
+        self.required = tuple(
+            name for name in model.arg_names if name not in model.defaults and name not in model.supplied
+        )
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return ``(params, options)``: the parameters by name, and the launch options."""
+        if len(args) > len(self.arg_names):
+            raise self._error(f"takes {len(self.arg_names)} arguments but {len(args)} were given", args, kwargs)
+        params = dict(zip(self.arg_names, args))
+        options: dict[str, Any] = {}
+        for name, value in kwargs.items():
+            if name in self.params:
+                if name in params:
+                    raise self._error(f"got two values for {name!r}", args, kwargs)
+                params[name] = value
+            elif name in self.options:
+                options[name] = value
+            else:
+                raise self._unknown(name, args, kwargs)
+        if len(params) != len(self.arg_names):
+            for name in self.required:
+                if name not in params:
+                    missing = [n for n in self.required if n not in params]
+                    hint = ""
+                    if any(n in self.model.constexprs for n in missing):
+                        hint = " Pass constexpr parameters by keyword: kernel[grid](..., NAME=value)."
+                    raise self._error(f"is missing {', '.join(map(repr, missing))}.{hint}", args, kwargs)
+            for name, value in self.defaults.items():
+                params.setdefault(name, value)
+        return params, options
+
+    def _unknown(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> KernelArgumentError:
+        close = difflib.get_close_matches(name, [*self.arg_names, *self.options], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return self._error(
+            f"got an unexpected keyword argument {name!r}: it is neither a parameter of the kernel nor a "
+            f"launch option.{hint}",
+            args,
+            kwargs,
+        )
+
+    def _error(self, problem: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> KernelArgumentError:
+        expected = ", ".join(
+            name + (" (constexpr)" if name in self.model.constexprs else "")
+            + (" (set by the kernel's decorators)" if name in self.model.supplied else "")
+            + (" (optional)" if name in self.model.defaults and name not in self.model.supplied else "")
+            for name in self.arg_names
+        )
+        given = [*self.arg_names[: len(args)], *kwargs]
+        if len(args) > len(self.arg_names):
+            given += [f"<extra positional #{i + 1}>" for i in range(len(self.arg_names), len(args))]
+        return KernelArgumentError(
+            f"kernel {self.model.name}() {problem}\n  expected: {expected}\n  given:    {', '.join(given) or 'nothing'}"
+        )

@@ -1,0 +1,43 @@
+"""Launch grids: one to three program counts, given as a tuple or a function of the meta-parameters."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+from tritonhost.errors import GridError
+
+Grid3 = tuple[int, int, int]
+GridSpec = Union[int, tuple[int, ...], list[int], Callable[[Mapping[str, Any]], Any]]
+
+
+def as_grid3(grid: Any) -> Grid3:
+    """``grid`` as three non-negative ints, padded with 1s the way Triton pads it."""
+    if isinstance(grid, tuple) and len(grid) == 1 and type(grid[0]) is int and grid[0] >= 0:
+        return (grid[0], 1, 1)  # the common case, without the general checks
+    if not isinstance(grid, (tuple, list)):
+        grid = (grid,)
+    if not 1 <= len(grid) <= 3:
+        raise GridError(f"a launch grid has 1 to 3 dimensions, got {len(grid)}: {grid!r}")
+    dims = []
+    for size in grid:
+        try:
+            dim = operator.index(size)
+        except TypeError:
+            raise GridError(
+                f"grid sizes must be integers, got {size!r} ({type(size).__name__}) in {grid!r}; "
+                "use triton.cdiv(n, BLOCK) to round a division up"
+            ) from None
+        if dim < 0:
+            raise GridError(f"grid sizes must not be negative, got {grid!r}")
+        dims.append(dim)
+    dims.extend([1] * (3 - len(dims)))
+    return (dims[0], dims[1], dims[2])
+
+
+def evaluate(grid: GridSpec, params: Mapping[str, Any]) -> Grid3:
+    """The grid of one launch: ``grid(params)`` when it is callable, as Triton calls it."""
+    if callable(grid):
+        return as_grid3(grid(params))
+    return as_grid3(grid)

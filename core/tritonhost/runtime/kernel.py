@@ -1,0 +1,128 @@
+"""A user's kernel seen through its decorators: the Triton function and the layers around it.
+
+``@triton.autotune`` and ``@triton.heuristics`` wrap a ``@triton.jit`` function in
+objects that each launch the next one. tritonhost resolves those layers itself,
+so that every backend launches only the innermost function, and autotuning
+times configs through the backend's own benchmark hook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import triton
+import triton.language as tl
+from triton.runtime.autotuner import Autotuner, Heuristics
+from triton.runtime.interpreter import InterpretedFunction
+from triton.runtime.jit import JITFunction
+
+from tritonhost.errors import NotAKernelError
+
+
+@attrs.frozen(eq=False)
+class AutotuneLayer:
+    """``@triton.autotune``: the configs to choose from and Triton's tuner object for its hooks."""
+
+    tuner: Autotuner
+    configs: tuple[triton.Config, ...]
+    key: tuple[str, ...]
+
+
+@attrs.frozen(eq=False)
+class HeuristicsLayer:
+    """``@triton.heuristics``: parameter values computed from the other arguments."""
+
+    values: Mapping[str, Callable[[dict[str, Any]], Any]]
+
+
+Layer = AutotuneLayer | HeuristicsLayer
+
+
+@attrs.frozen(eq=False)
+class KernelModel:
+    """What the host needs to know to launch a kernel, read once from its decorators."""
+
+    name: str
+    #: The innermost Triton function: a JITFunction, or an InterpretedFunction when
+    #: the kernel was decorated under TRITON_INTERPRET=1.
+    jit: Any
+    arg_names: tuple[str, ...]
+    constexprs: frozenset[str]
+    defaults: Mapping[str, Any]
+    #: Decorator layers, outermost first.
+    layers: tuple[Layer, ...]
+    #: Parameters the layers provide, so a launch need not pass them.
+    supplied: frozenset[str]
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The kernel's Python function."""
+        return self.jit.fn
+
+
+_models: weakref.WeakKeyDictionary[Any, KernelModel] = weakref.WeakKeyDictionary()
+
+
+def model_of(kernel: Any) -> KernelModel:
+    """The :class:`KernelModel` of ``kernel``, read once and then cached with it."""
+    try:
+        return _models[kernel]
+    except (KeyError, TypeError):
+        pass
+    model = _read(kernel)
+    try:
+        _models[kernel] = model
+    except TypeError:  # not weak-referenceable: read again next time
+        pass
+    return model
+
+
+def _read(kernel: Any) -> KernelModel:
+    layers: list[Layer] = []
+    supplied: set[str] = set()
+    inner = kernel
+    while isinstance(inner, (Autotuner, Heuristics)):
+        if isinstance(inner, Autotuner):
+            configs = tuple(inner.configs)
+            layers.append(AutotuneLayer(tuner=inner, configs=configs, key=tuple(inner.keys)))
+            for config in configs:
+                supplied.update(config.kwargs)
+        else:
+            layers.append(HeuristicsLayer(values=dict(inner.values)))
+            supplied.update(inner.values)
+        inner = inner.fn
+    if not isinstance(inner, (JITFunction, InterpretedFunction)):
+        raise NotAKernelError(
+            f"expected a Triton kernel (a @triton.jit function, optionally under @triton.autotune or "
+            f"@triton.heuristics), got {kernel!r}. Decorate the function with @triton.jit."
+        )
+    signature = inspect.signature(inner.fn)
+    arg_names = tuple(signature.parameters)
+    constexprs = frozenset(
+        name for name, param in signature.parameters.items() if _is_constexpr(param.annotation)
+    )
+    defaults = {
+        name: param.default
+        for name, param in signature.parameters.items()
+        if param.default is not inspect.Parameter.empty
+    }
+    return KernelModel(
+        name=inner.fn.__name__,
+        jit=inner,
+        arg_names=arg_names,
+        constexprs=constexprs,
+        defaults=defaults,
+        layers=tuple(layers),
+        supplied=frozenset(supplied),
+    )
+
+
+def _is_constexpr(annotation: Any) -> bool:
+    if annotation is tl.constexpr:
+        return True
+    # Kernels written with `from __future__ import annotations` carry strings.
+    return isinstance(annotation, str) and annotation.replace(" ", "").split(".")[-1] == "constexpr"

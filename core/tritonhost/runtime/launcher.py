@@ -1,0 +1,47 @@
+"""Launchers: what a backend returns to run one kernel, and the one every GPU backend can use."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from triton.runtime.jit import JITFunction
+
+from tritonhost.runtime.devices import check_devices
+from tritonhost.runtime.grid import Grid3
+
+
+class Launcher(Protocol):
+    """Runs one kernel: ``launcher(grid, params, options)``.
+
+    ``grid`` is three ints; ``params`` binds every kernel parameter by name
+    (constexprs included); ``options`` holds launch options such as ``num_warps``.
+    Made once per kernel by a backend's ``tritonhost_make_launcher`` hook and
+    called on every launch, so it should do as little as it can.
+    """
+
+    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None: ...
+
+
+class TritonRuntimeLauncher:
+    """Launches through Triton's own runtime on the active GPU driver (CUDA or HIP).
+
+    Triton compiles on first use and caches binaries by specialization, as it does
+    for ``kernel[grid](...)``. A kernel decorated under ``TRITON_INTERPRET=1`` is
+    re-wrapped in a JITFunction so that it compiles.
+    """
+
+    __slots__ = ("_run", "backend", "device_types")
+
+    def __init__(self, kernel: Any, backend: str, device_types: tuple[str, ...]) -> None:
+        jit = kernel if isinstance(kernel, JITFunction) else JITFunction(kernel.fn)
+        self._run = jit.run
+        self.backend = backend
+        self.device_types = device_types
+
+    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
+        try:
+            self._run(grid=grid, warmup=False, **params, **options)
+        except Exception:
+            # Triton's own message for a host tensor is terse; name the argument.
+            check_devices(params, self.device_types, self.backend)
+            raise

@@ -1,0 +1,168 @@
+"""``tritonhost.wrap``: Triton's launch syntax, run on the selected backend.
+
+``wrap(kernel)[grid](*args, **kwargs)`` binds the arguments, resolves the
+kernel's ``@triton.heuristics`` and ``@triton.autotune`` layers, evaluates the
+grid and calls the backend's launcher. The launcher is made once per kernel and
+backend; a launch costs a dictionary lookup to find it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from tritonhost.compat.options import triton_launch_options
+from tritonhost.errors import KernelArgumentError
+from tritonhost.host.selection import Backend, select
+from tritonhost.runtime import grid as grids
+from tritonhost.runtime.autotuner import ConfigChooser
+from tritonhost.runtime.binding import Binder
+from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
+from tritonhost.runtime.launcher import Launcher
+
+
+class KernelRunner:
+    """One kernel on one backend: its launcher, binder and autotuning caches."""
+
+    __slots__ = ("model", "backend", "launcher", "binder", "choosers")
+
+    def __init__(self, model: KernelModel, backend: Backend) -> None:
+        self.model = model
+        self.backend = backend
+        self.launcher: Launcher = backend.make_launcher(model.jit)
+        self.binder = Binder(model, triton_launch_options() | backend.info.launch_options)
+        self.choosers = {
+            i: ConfigChooser(layer, backend, model.name)
+            for i, layer in enumerate(model.layers)
+            if isinstance(layer, AutotuneLayer)
+        }
+
+    def launch(self, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        params, options = self.binder.bind(args, kwargs)
+        if self.model.layers:
+            self._through_layers(0, grid, params, options)
+        else:
+            self.launcher(grids.evaluate(grid, params), params, options)
+
+    def _through_layers(self, index: int, grid: Any, params: dict[str, Any], options: dict[str, Any]) -> None:
+        layers = self.model.layers
+        if index == len(layers):
+            self._complete(params)
+            self.launcher(grids.evaluate(grid, params), params, options)
+            return
+        layer = layers[index]
+        if isinstance(layer, HeuristicsLayer):
+            params = dict(params)
+            for name, heuristic in layer.values.items():
+                params[name] = heuristic({**params, **options})
+            self._through_layers(index + 1, grid, params, options)
+            return
+        chooser = self.choosers[index]
+
+        def with_config(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            return {**params, **config.kwargs}, {**options, **_config_options(config)}
+
+        def run(config: Any) -> None:
+            self._through_layers(index + 1, grid, *with_config(config))
+
+        config = chooser.choose(params, options, run)
+        tuned_params, tuned_options = with_config(config)
+        if config.pre_hook is not None:
+            config.pre_hook({**tuned_params, **tuned_options})
+        self._through_layers(index + 1, grid, tuned_params, tuned_options)
+
+    def _complete(self, params: dict[str, Any]) -> None:
+        if len(params) == len(self.model.arg_names):
+            return
+        for name, value in self.model.defaults.items():
+            params.setdefault(name, value)
+        missing = [name for name in self.model.arg_names if name not in params]
+        if missing:
+            raise KernelArgumentError(
+                f"kernel {self.model.name}() is missing {', '.join(map(repr, missing))}: no autotune config or "
+                "heuristic sets it and the launch did not pass it."
+            )
+
+
+def _config_options(config: Any) -> dict[str, Any]:
+    return {k: v for k, v in config.all_kwargs().items() if k not in config.kwargs}
+
+
+class WrappedKernel:
+    """A Triton kernel launched through tritonhost: ``wrapped[grid](*args, **kwargs)``."""
+
+    __slots__ = ("kernel", "model", "_runners", "_lock", "__weakref__")
+
+    def __init__(self, kernel: Any) -> None:
+        self.kernel = kernel
+        self.model = model_of(kernel)
+        self._runners: dict[Backend, KernelRunner] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"tritonhost.wrap({self.model.name})"
+
+    def __getitem__(self, grid: grids.GridSpec) -> Launch:
+        """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
+        return Launch(self, grid if callable(grid) else grids.as_grid3(grid))
+
+    def run(self, *args: Any, grid: grids.GridSpec, **kwargs: Any) -> None:
+        """Launch on ``grid``; the same as ``self[grid](*args, **kwargs)``."""
+        self[grid](*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            f"a kernel is launched on a grid: tritonhost.wrap({self.model.name})[grid](...), "
+            "for instance [(triton.cdiv(n, BLOCK),)]"
+        )
+
+    def runner(self, backend: Backend | None = None) -> KernelRunner:
+        """The runner of this kernel on ``backend`` (the selected one by default)."""
+        if backend is None:
+            backend = select()
+        runner = self._runners.get(backend)
+        if runner is None:
+            with self._lock:
+                runner = self._runners.get(backend)
+                if runner is None:
+                    runner = self._runners[backend] = KernelRunner(self.model, backend)
+        return runner
+
+
+class Launch:
+    """A kernel with its grid fixed, waiting for its arguments."""
+
+    __slots__ = ("wrapped", "grid")
+
+    def __init__(self, wrapped: WrappedKernel, grid: Any) -> None:
+        self.wrapped = wrapped
+        self.grid = grid
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.wrapped.runner().launch(self.grid, args, kwargs)
+
+
+_wrapped: weakref.WeakKeyDictionary[Any, WrappedKernel] = weakref.WeakKeyDictionary()
+_wrapped_lock = threading.Lock()
+
+
+def wrap(kernel: Any) -> WrappedKernel:
+    """Wrap a Triton kernel so that ``wrap(kernel)[grid](*args, **kwargs)`` runs it on the selected backend.
+
+    ``kernel`` is a ``@triton.jit`` function, optionally under ``@triton.autotune``
+    and ``@triton.heuristics``. Constexprs are passed by keyword; an autotuned
+    kernel's tuned values are not passed. Wrapping the same kernel twice returns
+    the same object, so ``wrap`` may be called inline on every launch.
+    """
+    if isinstance(kernel, WrappedKernel):
+        return kernel
+    try:
+        return _wrapped[kernel]
+    except KeyError:
+        pass
+    with _wrapped_lock:
+        wrapped = _wrapped.get(kernel)
+        if wrapped is None:
+            wrapped = _wrapped[kernel] = WrappedKernel(kernel)
+    return wrapped

@@ -1,0 +1,1 @@
+"""tritonhost's CUDA backend: kernels on NVIDIA GPUs through Triton's driver."""

@@ -1,0 +1,1 @@
+"""tritonhost's interpreter backend: any Triton kernel on CPU tensors, through Triton's interpreter."""

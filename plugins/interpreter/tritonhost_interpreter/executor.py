@@ -1,0 +1,81 @@
+"""Running a kernel under Triton's interpreter, however it was decorated.
+
+Triton's interpreter is chosen when a kernel is *decorated* with
+``TRITON_INTERPRET=1`` set: the decorator then returns an ``InterpretedFunction``.
+A kernel decorated without it is a ``JITFunction``, and so are the helper
+functions it calls, which refuse to run outside a compiled kernel. While a
+kernel runs here, the interpreter mode is switched on and helper calls are
+routed to interpreted versions of the helpers.
+
+Triton's interpreter patches ``triton.language`` process-wide while it runs, so
+launches are serialized by one lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from triton import knobs
+from triton.runtime.interpreter import InterpretedFunction
+from triton.runtime.jit import JITFunction
+
+from tritonhost.errors import DeviceMismatchError
+from tritonhost.runtime.devices import tensors_of
+
+_lock = threading.RLock()
+_device_functions: weakref.WeakKeyDictionary[JITFunction, InterpretedFunction] = weakref.WeakKeyDictionary()
+
+
+def interpreted(kernel: Any) -> InterpretedFunction:
+    """``kernel`` as an InterpretedFunction (itself, if it already is one)."""
+    if isinstance(kernel, InterpretedFunction):
+        return kernel
+    fn = _device_functions.get(kernel)
+    if fn is None:
+        fn = _device_functions[kernel] = InterpretedFunction(kernel.fn)
+    return fn
+
+
+def _call_helper(self: JITFunction, *args: Any, **kwargs: Any) -> Any:
+    return interpreted(self)(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def interpreting() -> Iterator[None]:
+    """Interpreter mode for the current launch: knobs set, helper calls routed, others waiting."""
+    with _lock, knobs.runtime.scope():
+        knobs.runtime.interpret = True
+        original = JITFunction.__call__
+        JITFunction.__call__ = _call_helper  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            JITFunction.__call__ = original  # type: ignore[method-assign]
+
+
+def check_tensors(params: dict[str, Any], backend: str) -> None:
+    """Reject tensors the interpreter cannot read: meta and fake tensors, and devices it cannot copy from."""
+    for name, tensor in tensors_of(params):
+        device = tensor.device.type
+        if device == "meta" or _is_fake(tensor):
+            kind = "a meta tensor" if device == "meta" else "a fake tensor"
+            raise DeviceMismatchError(
+                f"argument {name!r} is {kind}: it has no data for backend {backend!r} to run on. "
+                "Pass a real tensor, or trace the launch so that it runs on real inputs later."
+            )
+        if device not in ("cpu", "cuda"):
+            raise DeviceMismatchError(
+                f"argument {name!r} is a tensor on {tensor.device}; backend {backend!r} runs kernels on CPU "
+                "tensors (and CUDA tensors, copied to the host and back). Move it with .cpu()."
+            )
+
+
+def _is_fake(tensor: torch.Tensor) -> bool:
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    return isinstance(tensor, FakeTensor)
