@@ -51,6 +51,11 @@ class Backend:
         self.name = info.name
         self._hook = manager.hook
 
+    @property
+    def device(self) -> str:
+        """The torch device type to put this backend's tensors on (its first device type)."""
+        return self.info.device_types[0]
+
     def __repr__(self) -> str:
         return f"<tritonhost backend {self.name!r} from {self.status.distribution} {self.status.version}>"
 

@@ -9,7 +9,6 @@ times configs through the backend's own benchmark hook.
 from __future__ import annotations
 
 import inspect
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
 from tritonhost.errors import NotAKernelError
+from tritonhost.runtime.identity import IdentityCache
 
 
 @attrs.frozen(eq=False)
@@ -64,21 +64,14 @@ class KernelModel:
         return self.jit.fn
 
 
-_models: weakref.WeakKeyDictionary[Any, KernelModel] = weakref.WeakKeyDictionary()
+_models: IdentityCache[KernelModel] = IdentityCache()
 
 
 def model_of(kernel: Any) -> KernelModel:
     """The :class:`KernelModel` of ``kernel``, read once and then cached with it."""
-    try:
-        return _models[kernel]
-    except (KeyError, TypeError):
-        pass
-    model = _read(kernel)
-    try:
-        _models[kernel] = model
-    except TypeError:  # not weak-referenceable: read again next time
-        pass
-    return model
+    if not isinstance(kernel, (JITFunction, InterpretedFunction, Autotuner, Heuristics)):
+        return _read(kernel)  # raises NotAKernelError
+    return _models.get_or_make(kernel, _read)
 
 
 def _read(kernel: Any) -> KernelModel:

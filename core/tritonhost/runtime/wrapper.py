@@ -9,7 +9,6 @@ backend; a launch costs a dictionary lookup to find it.
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any
 
 from tritonhost.compat.options import triton_launch_options
@@ -18,6 +17,7 @@ from tritonhost.host.selection import Backend, select
 from tritonhost.runtime import grid as grids
 from tritonhost.runtime.autotuner import ConfigChooser
 from tritonhost.runtime.binding import Binder
+from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
 
@@ -143,8 +143,7 @@ class Launch:
         self.wrapped.runner().launch(self.grid, args, kwargs)
 
 
-_wrapped: weakref.WeakKeyDictionary[Any, WrappedKernel] = weakref.WeakKeyDictionary()
-_wrapped_lock = threading.Lock()
+_wrapped: IdentityCache[WrappedKernel] = IdentityCache()
 
 
 def wrap(kernel: Any) -> WrappedKernel:
@@ -157,12 +156,8 @@ def wrap(kernel: Any) -> WrappedKernel:
     """
     if isinstance(kernel, WrappedKernel):
         return kernel
-    try:
-        return _wrapped[kernel]
-    except KeyError:
-        pass
-    with _wrapped_lock:
-        wrapped = _wrapped.get(kernel)
-        if wrapped is None:
-            wrapped = _wrapped[kernel] = WrappedKernel(kernel)
+    wrapped = _wrapped.get(kernel)
+    if wrapped is None:
+        model_of(kernel)  # a clear error for what is not a kernel, before caching anything
+        wrapped = _wrapped.get_or_make(kernel, WrappedKernel)
     return wrapped

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,19 +25,17 @@ from triton.runtime.jit import JITFunction
 
 from tritonhost.errors import DeviceMismatchError
 from tritonhost.runtime.devices import tensors_of
+from tritonhost.runtime.identity import IdentityCache
 
 _lock = threading.RLock()
-_device_functions: weakref.WeakKeyDictionary[JITFunction, InterpretedFunction] = weakref.WeakKeyDictionary()
+_device_functions: IdentityCache[InterpretedFunction] = IdentityCache()
 
 
 def interpreted(kernel: Any) -> InterpretedFunction:
     """``kernel`` as an InterpretedFunction (itself, if it already is one)."""
     if isinstance(kernel, InterpretedFunction):
         return kernel
-    fn = _device_functions.get(kernel)
-    if fn is None:
-        fn = _device_functions[kernel] = InterpretedFunction(kernel.fn)
-    return fn
+    return _device_functions.get_or_make(kernel, lambda jit: InterpretedFunction(jit.fn))
 
 
 def _call_helper(self: JITFunction, *args: Any, **kwargs: Any) -> Any:
