@@ -7,6 +7,7 @@ selected, whether each can run here, and why not.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,9 +26,11 @@ def cmd_backends(args: argparse.Namespace) -> int:
     statuses = discovery.registry().statuses
     if not statuses:
         print(
-            f"no tritonhost backend is installed (entry-point group {discovery.ENTRY_POINT_GROUP!r} is empty).\n"
+            f"no tritonhost backend is installed (no plugin was loaded from the entry-point group {discovery.ENTRY_POINT_GROUP!r}).\n"
             "Install one: pip install tritonhost-interpreter, or from a checkout pip install -e plugins/interpreter"
         )
+        if os.environ.get(discovery.DISABLE_ENV):
+            print(f"{discovery.DISABLE_ENV}={os.environ[discovery.DISABLE_ENV]!r} keeps plugins from loading.")
         return 1
     try:
         selected: str | None = selection.select().name
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="tritonhost", description="Run Triton kernels on pluggable backends.")
     parser.add_argument("--version", action="version", version=f"tritonhost {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True)
     backends = commands.add_parser("backends", help="list the installed backends and whether they run here")
     backends.set_defaults(run=cmd_backends)
     return parser

@@ -7,6 +7,7 @@ the original exception, and selecting it raises that report.
 
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 from importlib import metadata
@@ -21,6 +22,8 @@ from tritonhost.markers import PROJECT
 
 #: The entry-point group a backend package registers its plugin module under.
 ENTRY_POINT_GROUP = "tritonhost.backends"
+#: Comma-separated entry-point names not to load, or ``*`` for none at all.
+DISABLE_ENV = "TRITONHOST_DISABLE_PLUGINS"
 
 
 @attrs.frozen
@@ -71,7 +74,10 @@ def discover() -> Registry:
     manager.add_hookspecs(hookspecs)
     statuses: list[BackendStatus] = []
     seen: set[str] = set()
+    disabled = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
     for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        if "*" in disabled or entry_point.name in disabled:
+            continue
         distribution, version = _distribution_of(entry_point)
         where = dict(distribution=distribution, version=version, entry_point=_describe_entry_point(entry_point))
         try:

@@ -136,7 +136,7 @@ def _resolve(registry: discovery.Registry, requested: str) -> Backend:
         raise NoBackendError(
             "no tritonhost backend is installed. Install one: `pip install tritonhost-interpreter` runs "
             "kernels on the CPU, `pip install tritonhost-cuda` on NVIDIA GPUs (from a checkout: "
-            "pip install -e plugins/interpreter)."
+            f"pip install -e plugins/interpreter). {_disabled_note()}"
         )
     if requested == AUTO:
         for status in auto_order(registry.statuses):
@@ -161,6 +161,11 @@ def _resolve(registry: discovery.Registry, requested: str) -> Backend:
             f"{', '.join(s.name for s in registry.statuses if s.usable) or 'none'})."
         )
     return _handle(registry, status)
+
+
+def _disabled_note() -> str:
+    disabled = os.environ.get(discovery.DISABLE_ENV, "").strip()
+    return f"({discovery.DISABLE_ENV}={disabled!r} keeps some from loading.)" if disabled else ""
 
 
 def _handle(registry: discovery.Registry, status: BackendStatus) -> Backend:

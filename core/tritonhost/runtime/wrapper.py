@@ -13,6 +13,7 @@ from typing import Any
 
 from tritonhost.compat.options import triton_launch_options
 from tritonhost.errors import KernelArgumentError
+from tritonhost.host import discovery
 from tritonhost.host.selection import Backend, select
 from tritonhost.runtime import grid as grids
 from tritonhost.runtime.autotuner import ConfigChooser
@@ -31,7 +32,7 @@ class KernelRunner:
         self.model = model
         self.backend = backend
         self.launcher: Launcher = backend.make_launcher(model.jit)
-        self.binder = Binder(model, triton_launch_options() | backend.info.launch_options)
+        self.binder = Binder(model, known_launch_options())
         self.choosers = {
             i: ConfigChooser(layer, backend, model.name)
             for i, layer in enumerate(model.layers)
@@ -83,6 +84,19 @@ class KernelRunner:
                 f"kernel {self.model.name}() is missing {', '.join(map(repr, missing))}: no autotune config or "
                 "heuristic sets it and the launch did not pass it."
             )
+
+
+def known_launch_options() -> frozenset[str]:
+    """Options a launch may carry: those of every Triton backend and every installed plugin.
+
+    Code written for one vendor passes that vendor's options everywhere; each
+    backend ignores the ones it does not use.
+    """
+    options = set(triton_launch_options())
+    for status in discovery.registry().statuses:
+        if status.info is not None:
+            options.update(status.info.launch_options)
+    return frozenset(options)
 
 
 def _config_options(config: Any) -> dict[str, Any]:

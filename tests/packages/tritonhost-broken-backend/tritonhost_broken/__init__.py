@@ -1,0 +1,1 @@
+"""Broken tritonhost backends, for testing how the host reports them."""
