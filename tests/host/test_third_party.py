@@ -18,6 +18,11 @@ def _status(name):
     return next(s for s in tritonhost.backends() if s.name == name)
 
 
+def _gpu_backend():
+    """The GPU backend ``auto`` prefers to any third-party one, if this machine has one."""
+    return next((s.name for s in tritonhost.backends() if s.name in ("cuda", "rocm") and s.usable), None)
+
+
 def test_example_backend_is_discovered(third_party):
     status = _status("example")
     assert status.usable
@@ -28,7 +33,7 @@ def test_example_backend_is_discovered(third_party):
 
 def test_auto_prefers_a_third_party_backend_to_the_interpreter(third_party, monkeypatch):
     monkeypatch.delenv("TRITONHOST_BACKEND", raising=False)
-    assert tritonhost.current_backend() == "example"
+    assert tritonhost.current_backend() == (_gpu_backend() or "example")
 
 
 def test_example_backend_selected_by_environment_runs_kernels(third_party, monkeypatch):
@@ -66,7 +71,7 @@ def test_unusable_third_party_backend(third_party, monkeypatch):
 
     discovery.reset()
     assert not _status("example").usable
-    assert tritonhost.current_backend() == "interpreter"
+    assert tritonhost.current_backend() == (_gpu_backend() or "interpreter")
     monkeypatch.setenv("TRITONHOST_BACKEND", "example")
     with pytest.raises(tritonhost.BackendUnusableError, match="no example device is attached"):
         tritonhost.current_backend()
@@ -103,7 +108,15 @@ def test_cli_lists_third_party_and_broken_backends(third_party):
     )
     lines = result.stdout.splitlines()
     example = next(line for line in lines if " example " in line)
-    assert example.startswith("*") and "tritonhost-example-backend" in example and "1.2.3" in example
+    assert "tritonhost-example-backend" in example and "1.2.3" in example
+    selected = _gpu_backend() or "example"
+    assert next(line for line in lines if f" {selected} " in line).startswith("*")
     broken = next(line for line in lines if " broken " in line)
     assert "broken" in broken.split() and "ModuleNotFoundError" in broken
-    assert "selected: example (TRITONHOST_BACKEND=auto)" in result.stdout
+    assert f"selected: {selected} (TRITONHOST_BACKEND=auto)" in result.stdout
+
+
+def test_hook_a_backend_does_not_implement_is_named(third_party):
+    with tritonhost.use_backend("example"):
+        with pytest.raises(tritonhost.BackendHookMissingError, match="does not implement tritonhost_make_tma_descriptor"):
+            tritonhost.make_tma_descriptor(torch.zeros(8, 8), (4, 4))
