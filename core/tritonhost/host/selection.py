@@ -80,9 +80,30 @@ class Backend:
         return result
 
 
+def _make_env_reader() -> Callable[[], str | None]:
+    # os.environ.get encodes the key and decodes the value on every call, about 1 us,
+    # which is most of the host's cost per launch; CPython's os.environ keeps the raw
+    # mapping it updates on every change in `_data`. Read that where it exists.
+    raw = getattr(os.environ, "_data", None)
+    encode_key = getattr(os.environ, "encodekey", None)
+    decode_value = getattr(os.environ, "decodevalue", None)
+    if not isinstance(raw, dict) or encode_key is None or decode_value is None:
+        return lambda: os.environ.get(ENV_VAR)
+    key = encode_key(ENV_VAR)
+
+    def read() -> str | None:
+        value = raw.get(key)
+        return None if value is None else decode_value(value)
+
+    return read
+
+
+_read_env = _make_env_reader()
+
+
 def requested_backend() -> str:
     """The backend name asked for right now: ``use_backend``, then the environment, then ``auto``."""
-    name = _override.get() or os.environ.get(ENV_VAR) or AUTO
+    name = _override.get() or _read_env() or AUTO
     return name.strip().lower()
 
 
@@ -94,12 +115,12 @@ def select(name: str | None = None) -> Backend:
     :class:`BackendUnusableError` for one that cannot run here, and
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
-    requested = name.strip().lower() if name else requested_backend()
+    asked = name or _override.get() or _read_env() or AUTO
     registry = discovery.registry()
-    key = (id(registry), requested)
+    key = (id(registry), asked)
     backend = _cache.get(key)
     if backend is None:
-        backend = _resolve(registry, requested)
+        backend = _resolve(registry, asked.strip().lower())
         with _cache_lock:
             if len(_cache) > 64:  # registries replaced by discovery.reset() leave stale entries
                 _cache.clear()

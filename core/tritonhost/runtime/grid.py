@@ -36,8 +36,11 @@ def as_grid3(grid: Any) -> Grid3:
     return (dims[0], dims[1], dims[2])
 
 
-def evaluate(grid: GridSpec, params: Mapping[str, Any]) -> Grid3:
-    """The grid of one launch: ``grid(params)`` when it is callable, as Triton calls it."""
+def evaluate(grid: Grid3 | Callable[[Mapping[str, Any]], Any], params: Mapping[str, Any]) -> Grid3:
+    """The grid of one launch: ``grid(params)`` when it is callable, as Triton calls it.
+
+    A fixed grid must already be normalized by :func:`as_grid3` (``wrap(k)[grid]`` does it).
+    """
     if callable(grid):
         return as_grid3(grid(params))
-    return as_grid3(grid)
+    return grid
