@@ -5,7 +5,7 @@ Anchors measured in the same run: Triton's own launch and, where PyTorch has
 it, ``torch.library.wrap_triton``'s eager path. Prints microseconds per launch
 and the ratio to Triton's own launch.
 
-    python bench/launch_overhead.py [--launches 2000] [--repeats 5]
+    python bench/launch_overhead.py [--launches 2000] [--repeats 7]
 """
 
 from __future__ import annotations
@@ -37,24 +37,29 @@ def tuned_add_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
     tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
 
 
-def per_launch_us(launch: Callable[[], None], launches: int, repeats: int, sync: Callable[[], None]) -> float:
-    for _ in range(20):
-        launch()
-    sync()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(launches):
+def per_launch_us(
+    paths: dict[str, Callable[[], None]], launches: int, repeats: int, sync: Callable[[], None]
+) -> dict[str, float]:
+    """Median microseconds per launch of each path, measured round-robin so drift hits all alike."""
+    for launch in paths.values():
+        for _ in range(20):
             launch()
-        sync()
-        samples.append((time.perf_counter() - start) / launches * 1e6)
-    return statistics.median(samples)
+    sync()
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, launch in paths.items():
+            start = time.perf_counter()
+            for _ in range(launches):
+                launch()
+            sync()
+            samples[name].append((time.perf_counter() - start) / launches * 1e6)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
 
     backend = tritonhost.select()
@@ -68,10 +73,10 @@ def main() -> None:
     grid = (triton.cdiv(n, 256),)
     lambda_grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)  # noqa: E731
 
-    rows: list[tuple[str, float]] = []
+    paths: dict[str, Callable[[], None]] = {}
 
     def measure(name: str, launch: Callable[[], None]) -> None:
-        rows.append((name, per_launch_us(launch, args.launches, args.repeats, sync)))
+        paths[name] = launch
 
     if device == "cuda":
         measure("triton kernel[grid]", lambda: add_kernel[grid](x, y, out, n, BLOCK=256))
@@ -86,6 +91,7 @@ def main() -> None:
     if wrap_triton is not None and device == "cuda":
         measure("torch.library.wrap_triton eager", lambda: wrap_triton(add_kernel)[grid](x, y, out, n, BLOCK=256))
 
+    rows = list(per_launch_us(paths, args.launches, args.repeats, sync).items())
     torch.testing.assert_close(out, x + y)
     anchor = rows[0][1]
     print(f"backend {backend.name}, torch {torch.__version__}, triton {triton.__version__}, "

@@ -30,17 +30,20 @@ class TritonRuntimeLauncher:
     re-wrapped in a JITFunction so that it compiles.
     """
 
-    __slots__ = ("_run", "backend", "device_types")
+    __slots__ = ("_run", "_arg_names", "backend", "device_types")
 
     def __init__(self, kernel: Any, backend: str, device_types: tuple[str, ...]) -> None:
         jit = kernel if isinstance(kernel, JITFunction) else JITFunction(kernel.fn)
         self._run = jit.run
+        self._arg_names = tuple(jit.arg_names)
         self.backend = backend
         self.device_types = device_types
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         try:
-            self._run(grid=grid, warmup=False, **params, **options)
+            # Triton binds positional arguments about 4 us faster than keywords (H100 host,
+            # Triton 3.6), so pass the parameters in signature order.
+            self._run(*[params[name] for name in self._arg_names], grid=grid, warmup=False, **options)
         except Exception:
             # Triton's own message for a host tensor is terse; name the argument.
             check_devices(params, self.device_types, self.backend)
