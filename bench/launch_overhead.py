@@ -18,7 +18,6 @@ from collections.abc import Callable
 import torch
 import triton
 import triton.language as tl
-
 import tritonhost
 
 
@@ -71,7 +70,7 @@ def main() -> None:
     out = torch.empty_like(x)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     grid = (triton.cdiv(n, 256),)
-    lambda_grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)  # noqa: E731
+    lambda_grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)
 
     paths: dict[str, Callable[[], None]] = {}
 

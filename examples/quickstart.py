@@ -15,11 +15,10 @@ import sys
 
 os.environ.setdefault("TRITONHOST_BACKEND", "interpreter")
 
-import torch  # noqa: E402
-import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
-
-import tritonhost  # noqa: E402
+import torch
+import triton
+import triton.language as tl
+import tritonhost
 
 
 @triton.jit
@@ -79,7 +78,7 @@ def main() -> int:
 
     a, b = torch.randn(48, 40, device=device), torch.randn(40, 24, device=device)
     c = torch.empty(48, 24, device=device)
-    grid = lambda meta: (triton.cdiv(48, meta["BLOCK_M"]), triton.cdiv(24, meta["BLOCK_N"]))  # noqa: E731
+    grid = lambda meta: (triton.cdiv(48, meta["BLOCK_M"]), triton.cdiv(24, meta["BLOCK_N"]))
     tritonhost.wrap(matmul_kernel)[grid](a, b, c, 48, 24, 40)
     # tl.dot may use TF32 on a GPU: compare at that precision.
     results.append(("matmul (@triton.autotune, 2-D grid)", c, a @ b))

@@ -14,7 +14,7 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("tritonhost")
     full_env = {key: value for key, value in os.environ.items() if key != "TRITONHOST_BACKEND"}
     full_env.update(env)
-    return subprocess.run([str(script), *args], capture_output=True, text=True, env=full_env)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=full_env, check=False)
 
 
 def test_backends_table():

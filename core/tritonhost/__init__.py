@@ -79,6 +79,7 @@ __all__ = [
     "UnknownBackendError",
     "UnsupportedFeatureError",
     "WrappedKernel",
+    "__version__",
     "backends",
     "current_backend",
     "hookimpl",
@@ -86,5 +87,4 @@ __all__ = [
     "select",
     "use_backend",
     "wrap",
-    "__version__",
 ]

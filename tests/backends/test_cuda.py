@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import triton
+import tritonhost
 from kernels import (
     add_2d_kernel,
     add_kernel,
@@ -16,8 +17,6 @@ from kernels import (
     heuristic_softmax_kernel,
     relu_inplace_kernel,
 )
-
-import tritonhost
 
 pytestmark = pytest.mark.gpu
 

@@ -7,11 +7,10 @@ import threading
 import pytest
 import torch
 import triton
+import tritonhost
 from kernels import add_kernel, axpy_kernel
 from triton.runtime.errors import InterpreterError
 from triton.runtime.jit import JITFunction
-
-import tritonhost
 
 pytestmark = pytest.mark.usefixtures("interpreter")
 

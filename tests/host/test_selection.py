@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernels import relu_inplace_kernel
-
 import tritonhost
+from kernels import relu_inplace_kernel
 from tritonhost.host.info import BackendInfo, BackendStatus
 from tritonhost.host.selection import auto_order
 

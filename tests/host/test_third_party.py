@@ -9,9 +9,8 @@ import sys
 import pytest
 import torch
 import triton
-from kernels import add_kernel, autotuned_scale_kernel
-
 import tritonhost
+from kernels import add_kernel, autotuned_scale_kernel
 
 
 def _status(name):
@@ -117,6 +116,6 @@ def test_cli_lists_third_party_and_broken_backends(third_party):
 
 
 def test_hook_a_backend_does_not_implement_is_named(third_party):
-    with tritonhost.use_backend("example"):
-        with pytest.raises(tritonhost.BackendHookMissingError, match="does not implement tritonhost_make_tma_descriptor"):
-            tritonhost.make_tma_descriptor(torch.zeros(8, 8), (4, 4))
+    missing = pytest.raises(tritonhost.BackendHookMissingError, match="does not implement tritonhost_make_tma_descriptor")
+    with tritonhost.use_backend("example"), missing:
+        tritonhost.make_tma_descriptor(torch.zeros(8, 8), (4, 4))

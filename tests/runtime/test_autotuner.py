@@ -6,9 +6,8 @@ import pytest
 import torch
 import triton
 import triton.language as tl
-from kernels import autotuned_accumulate_kernel, autotuned_scale_kernel
-
 import tritonhost
+from kernels import autotuned_accumulate_kernel, autotuned_scale_kernel
 from tritonhost.host import discovery
 
 

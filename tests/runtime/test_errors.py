@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import triton
-from kernels import add_kernel, autotuned_scale_kernel, relu_inplace_kernel
-
 import tritonhost
+from kernels import add_kernel, autotuned_scale_kernel, relu_inplace_kernel
 
 pytestmark = pytest.mark.usefixtures("interpreter")
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+import tritonhost
 from kernels import (
     add_2d_kernel,
     add_kernel,
@@ -16,8 +17,6 @@ from kernels import (
     relu_inplace_kernel,
     row_sum_kernel,
 )
-
-import tritonhost
 
 pytestmark = pytest.mark.usefixtures("interpreter")
 
@@ -92,7 +91,7 @@ def test_heuristics_kernel():
 def test_autotune_over_heuristics_with_optional_tensor(with_bias):
     x, bias = torch.randn(40), torch.randn(40)
     out = torch.empty_like(x)
-    grid = lambda m: (triton.cdiv(40, m["BLOCK"]),)  # noqa: E731
+    grid = lambda m: (triton.cdiv(40, m["BLOCK"]),)
     tritonhost.wrap(autotuned_heuristic_bias_kernel)[grid](x, bias if with_bias else None, out, 40)
     torch.testing.assert_close(out, x + bias if with_bias else x)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+import tritonhost
 from kernels import descriptor_copy_kernel
 from triton.tools.tensor_descriptor import TensorDescriptor
-
-import tritonhost
 from tritonhost.compat import descriptors
 
 

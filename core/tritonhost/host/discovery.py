@@ -44,6 +44,13 @@ class Registry:
         return tuple(status.name for status in self.statuses)
 
 
+@attrs.frozen
+class _Origin:
+    distribution: str
+    version: str
+    entry_point: str
+
+
 _lock = threading.Lock()
 _registry: Registry | None = None
 
@@ -79,7 +86,7 @@ def discover() -> Registry:
         if "*" in disabled or entry_point.name in disabled:
             continue
         distribution, version = _distribution_of(entry_point)
-        where = dict(distribution=distribution, version=version, entry_point=_describe_entry_point(entry_point))
+        where = _Origin(distribution, version, _describe_entry_point(entry_point))
         try:
             module = entry_point.load()
             if not isinstance(module, ModuleType):
@@ -94,18 +101,18 @@ def discover() -> Registry:
                 manager.unregister(module)
                 raise
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
-            statuses.append(BackendStatus(name=entry_point.name, error=_load_error(entry_point, where, exc), **where))
+            statuses.append(BackendStatus(name=entry_point.name, error=_load_error(entry_point, where, exc), **attrs.asdict(where)))
             continue
         if info.name in seen:
             manager.unregister(module)
             error = (
                 f"backend name {info.name!r} is claimed by two plugins; the one from distribution "
-                f"{distribution!r} (entry point {where['entry_point']}) was ignored. Uninstall one of them."
+                f"{distribution!r} (entry point {where.entry_point}) was ignored. Uninstall one of them."
             )
-            statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **where))
+            statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **attrs.asdict(where)))
             continue
         seen.add(info.name)
-        statuses.append(BackendStatus(name=info.name, info=info, **where))
+        statuses.append(BackendStatus(name=info.name, info=info, **attrs.asdict(where)))
     return Registry(manager=manager, statuses=tuple(statuses))
 
 
@@ -130,12 +137,12 @@ def _describe_entry_point(entry_point: metadata.EntryPoint) -> str:
     return f"{ENTRY_POINT_GROUP}:{entry_point.name} = {entry_point.value}"
 
 
-def _load_error(entry_point: metadata.EntryPoint, where: dict[str, str], exc: Exception) -> str:
+def _load_error(entry_point: metadata.EntryPoint, where: _Origin, exc: Exception) -> str:
     origin = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     at = f" (raised at {origin.filename}:{origin.lineno})" if origin else ""
     return (
-        f"backend plugin {entry_point.name!r} from distribution {where['distribution']!r} "
-        f"{where['version']} failed to load: entry point {where['entry_point']} raised "
+        f"backend plugin {entry_point.name!r} from distribution {where.distribution!r} "
+        f"{where.version} failed to load: entry point {where.entry_point} raised "
         f"{type(exc).__name__}: {exc}{at}. Fix or reinstall that package, or uninstall it "
-        f"(pip uninstall {where['distribution']})."
+        f"(pip uninstall {where.distribution})."
     )

@@ -167,21 +167,21 @@ def _resolve(registry: discovery.Registry, requested: str) -> Backend:
             f"{ENV_VAR}=auto found no usable backend among the installed ones:\n{_listing(registry)}\n"
             "Install tritonhost-interpreter to run kernels on the CPU."
         )
-    status = registry.status(requested)
-    if status is None:
+    named = registry.status(requested)
+    if named is None:
         raise UnknownBackendError(
             f"{ENV_VAR}={requested!r} names no installed backend. Installed backends:\n"
             f"{_listing(registry)}\nSet {ENV_VAR} to one of {', '.join(registry.names)} or to 'auto'."
         )
-    if status.error is not None:
-        raise PluginLoadError(status.error)
-    if not status.usable:
+    if named.error is not None:
+        raise PluginLoadError(named.error)
+    if not named.usable:
         raise BackendUnusableError(
-            f"backend {requested!r} is installed but cannot run here: {status.reason} "
+            f"backend {requested!r} is installed but cannot run here: {named.reason} "
             f"Select another backend with {ENV_VAR} (usable here: "
             f"{', '.join(s.name for s in registry.statuses if s.usable) or 'none'})."
         )
-    return _handle(registry, status)
+    return _handle(registry, named)
 
 
 def _disabled_note() -> str:

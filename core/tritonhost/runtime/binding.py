@@ -13,7 +13,7 @@ from tritonhost.runtime.kernel import KernelModel
 class Binder:
     """Splits ``(*args, **kwargs)`` of a launch into kernel parameters and launch options."""
 
-    __slots__ = ("model", "arg_names", "params", "options", "defaults", "required")
+    __slots__ = ("arg_names", "defaults", "model", "options", "params", "required")
 
     def __init__(self, model: KernelModel, options: frozenset[str]) -> None:
         self.model = model

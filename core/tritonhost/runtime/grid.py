@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from tritonhost.errors import GridError
 
 Grid3 = tuple[int, int, int]
-GridSpec = Union[int, tuple[int, ...], list[int], Callable[[Mapping[str, Any]], Any]]
+GridSpec = int | tuple[int, ...] | list[int] | Callable[[Mapping[str, Any]], Any]
 
 
 def as_grid3(grid: Any) -> Grid3:

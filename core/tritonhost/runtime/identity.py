@@ -37,7 +37,11 @@ class IdentityCache(Generic[V]):
             if value is None:
                 value = make(key)
                 ident = id(key)
-                self._entries[ident] = (weakref.ref(key, lambda _, ident=ident: self._forget(ident)), value)
+
+                def forget(_: weakref.ref[Any], ident: int = ident) -> None:
+                    self._forget(ident)
+
+                self._entries[ident] = (weakref.ref(key, forget), value)
         return value
 
     def _forget(self, ident: int) -> None:

@@ -30,7 +30,7 @@ class TritonRuntimeLauncher:
     re-wrapped in a JITFunction so that it compiles.
     """
 
-    __slots__ = ("_run", "_arg_names", "backend", "device_types")
+    __slots__ = ("_arg_names", "_run", "backend", "device_types")
 
     def __init__(self, kernel: Any, backend: str, device_types: tuple[str, ...]) -> None:
         jit = kernel if isinstance(kernel, JITFunction) else JITFunction(kernel.fn)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
 import torch
 
 from tritonhost.host.selection import select
+
+
+def _ints(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def _optional_ints(values: Iterable[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else _ints(values)
 
 
 def _positive(instance: object, attribute: attrs.Attribute, value: tuple[int, ...] | None) -> None:
@@ -28,10 +37,8 @@ class TMADescriptorSpec:
     """
 
     api: Literal["stable", "experimental"]
-    block_shape: tuple[int, ...] = attrs.field(converter=tuple, validator=_positive)
-    dims: tuple[int, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple), validator=_positive
-    )
+    block_shape: tuple[int, ...] = attrs.field(converter=_ints, validator=_positive)
+    dims: tuple[int, ...] | None = attrs.field(default=None, converter=_optional_ints, validator=_positive)
     element_size: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -53,9 +60,7 @@ def make_tma_descriptor(
     whole tensor; ``api="experimental"`` asks for Triton's older descriptors.
     """
     if api == "experimental":
-        spec = TMADescriptorSpec(
-            api, tuple(block_shape), dims=tuple(tensor.shape), element_size=tensor.element_size()
-        )
+        spec = TMADescriptorSpec(api, block_shape, dims=tensor.shape, element_size=tensor.element_size())
     else:
-        spec = TMADescriptorSpec(api, tuple(block_shape))
+        spec = TMADescriptorSpec(api, block_shape)
     return select().make_tma_descriptor(tensor, spec)

@@ -26,7 +26,7 @@ from tritonhost.runtime.launcher import Launcher
 class KernelRunner:
     """One kernel on one backend: its launcher, binder and autotuning caches."""
 
-    __slots__ = ("model", "backend", "launcher", "binder", "choosers")
+    __slots__ = ("backend", "binder", "choosers", "launcher", "model")
 
     def __init__(self, model: KernelModel, backend: Backend) -> None:
         self.model = model
@@ -106,7 +106,7 @@ def _config_options(config: Any) -> dict[str, Any]:
 class WrappedKernel:
     """A Triton kernel launched through tritonhost: ``wrapped[grid](*args, **kwargs)``."""
 
-    __slots__ = ("kernel", "model", "_runners", "_lock", "__weakref__")
+    __slots__ = ("__weakref__", "_lock", "_runners", "kernel", "model")
 
     def __init__(self, kernel: Any) -> None:
         self.kernel = kernel
@@ -147,7 +147,7 @@ class WrappedKernel:
 class Launch:
     """A kernel with its grid fixed, waiting for its arguments."""
 
-    __slots__ = ("wrapped", "grid")
+    __slots__ = ("grid", "wrapped")
 
     def __init__(self, wrapped: WrappedKernel, grid: Any) -> None:
         self.wrapped = wrapped

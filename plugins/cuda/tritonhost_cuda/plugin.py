@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
 from tritonhost import BackendInfo, TMADescriptorSpec, hookimpl
 from tritonhost.compat.descriptors import experimental_descriptor, stable_descriptor
 from tritonhost.runtime.devices import check_devices

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
 from tritonhost import BackendInfo, TMADescriptorSpec, UnsupportedFeatureError, hookimpl
 from tritonhost.compat.descriptors import stable_descriptor
 from tritonhost.runtime.grid import Grid3
+
 from tritonhost_interpreter.executor import check_tensors, interpreted, interpreting
 
 NAME = "interpreter"

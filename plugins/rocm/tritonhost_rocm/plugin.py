@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
 from tritonhost import BackendInfo, hookimpl
 from tritonhost.runtime.launcher import TritonRuntimeLauncher
 

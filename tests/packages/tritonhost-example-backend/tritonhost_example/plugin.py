@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import triton
-from triton.runtime.interpreter import InterpretedFunction
-
 import tritonhost
+from triton.runtime.interpreter import InterpretedFunction
 
 NAME = "example"
 #: Set to 0 to have the backend report itself unusable, as a vendor's would without its device.
