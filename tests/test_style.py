@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "core/tritonhost",
@@ -20,10 +22,12 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff():
+    pytest.importorskip("ruff", reason="ruff is installed by scripts/setup")
     result = _run("ruff", "check", "core", "plugins", "tests", "bench", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy():
+    pytest.importorskip("mypy", reason="mypy is installed by scripts/setup")
     result = _run("mypy", *PACKAGES)
     assert result.returncode == 0, result.stdout + result.stderr
