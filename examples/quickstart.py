@@ -18,6 +18,7 @@ os.environ.setdefault("TRITONHOST_BACKEND", "interpreter")
 import torch
 import triton
 import triton.language as tl
+
 import tritonhost
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
     from triton.backends.compiler import GPUTarget
 
+    from tritonhost.analysis.specialization import Specialization
     from tritonhost.host.info import BackendInfo
     from tritonhost.runtime.launcher import Launcher
     from tritonhost.runtime.tma import TMADescriptorSpec
@@ -101,30 +102,47 @@ def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMA
 
 
 @hookspec(firstresult=True)
-def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> object | None:
-    """Compute Triton's specialization of ``args`` for ``kernel`` on ``backend``.
+def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
+    """Give the Triton types of ``args`` for ``kernel``, as ``backend`` would compile them.
 
-    Called by the kernel analysis before it generates TTIR, once per distinct
-    argument signature. ``args`` binds every parameter by name (constexprs
-    included). The installed Triton decides the answer (the specialization API
-    changed across Triton 3.x), so the plugin hides that difference.
+    Called by the kernel analysis before it generates TTIR, for every analysis
+    whose result is not cached. ``args`` binds every parameter by name
+    (constexprs included); values may be tensors, FakeTensors, SymInts or sympy
+    expressions. The installed Triton decides the type strings (its mangling
+    changed across 3.x releases): most plugins return
+    :func:`tritonhost.analysis.specialization.specialize` of them.
 
-    Return the signature (a Triton type string per parameter), the constexpr
-    values, and the attributes Triton keys its binaries on (divisibility by 16,
-    equality to 1), in the analysis layer's value class; or None when
+    Return a :class:`~tritonhost.analysis.specialization.Specialization` that
+    specializes no runtime value (no divisibility, no equal-to-1 folding), so
+    the analysis holds for every launch with the same types; or None when
     ``backend`` is not this plugin's.
     """
     raise NotImplementedError  # pragma: no cover
 
 
 @hookspec(firstresult=True)
-def tritonhost_generate_ttir(
-    backend: str, kernel: Any, args: Mapping[str, Any], target: GPUTarget | None
-) -> str | None:
-    """Generate the TTIR of ``kernel`` bound to ``args`` for ``target``, without a GPU.
+def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
+    """Name the target whose TTIR the analysis reads when ``backend`` is selected.
 
-    Called by the kernel analysis when a kernel's read/write sets are not
-    cached. ``target`` is None for the backend's default target. Return the
-    TTIR module as text, or None when ``backend`` is not this plugin's.
+    Called once per analysis request that names no target. A GPU backend
+    returns its device's target (or a default one when no device is present);
+    a backend that compiles nothing (the interpreter) returns the target it is
+    configured to analyse for. Return None when ``backend`` is not this plugin's.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec(firstresult=True)
+def tritonhost_generate_ttir(
+    backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
+) -> str | None:
+    """Generate the TTIR of ``kernel`` with ``specialization`` for ``target``, without a GPU.
+
+    Called by the kernel analysis when a result is not cached: first on the
+    selected backend, then on the other installed ones, until one answers. A
+    plugin answers for the targets its Triton backend compiles for (most use
+    :func:`tritonhost.compat.frontend.make_ttir`) and returns None for others
+    or when ``backend`` is not its own. Return the module as text, as
+    ``str(module)`` prints it, before optimization passes.
     """
     raise NotImplementedError  # pragma: no cover

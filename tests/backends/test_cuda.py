@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import triton
+
 import tritonhost
 from kernels import (
     add_2d_kernel,

@@ -7,10 +7,11 @@ import threading
 import pytest
 import torch
 import triton
-import tritonhost
-from kernels import add_kernel, axpy_kernel
 from triton.runtime.errors import InterpreterError
 from triton.runtime.jit import JITFunction
+
+import tritonhost
+from kernels import add_kernel, axpy_kernel
 
 pytestmark = pytest.mark.usefixtures("interpreter")
 

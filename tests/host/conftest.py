@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tritonhost.host import discovery
 
 PACKAGES = Path(__file__).resolve().parent.parent / "packages"

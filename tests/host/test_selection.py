@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 import tritonhost
 from kernels import relu_inplace_kernel
 from tritonhost.host.info import BackendInfo, BackendStatus

@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 import triton
+
 import tritonhost
 from kernels import add_kernel, autotuned_scale_kernel
 

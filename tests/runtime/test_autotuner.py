@@ -6,6 +6,7 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+
 import tritonhost
 from kernels import autotuned_accumulate_kernel, autotuned_scale_kernel
 from tritonhost.host import discovery

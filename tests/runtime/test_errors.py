@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import triton
+
 import tritonhost
 from kernels import add_kernel, autotuned_scale_kernel, relu_inplace_kernel
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+
 import tritonhost
 from kernels import (
     add_2d_kernel,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from triton.tools.tensor_descriptor import TensorDescriptor
+
 import tritonhost
 from kernels import descriptor_copy_kernel
-from triton.tools.tensor_descriptor import TensorDescriptor
 from tritonhost.compat import descriptors
 
 

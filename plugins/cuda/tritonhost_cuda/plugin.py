@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from triton.backends.compiler import GPUTarget
+
 from tritonhost import BackendInfo, TMADescriptorSpec, hookimpl
+from tritonhost.analysis.specialization import Specialization, specialize
 from tritonhost.compat.descriptors import experimental_descriptor, stable_descriptor
+from tritonhost.compat.frontend import make_ttir
 from tritonhost.runtime.devices import check_devices
+from tritonhost.runtime.kernel import model_of
 from tritonhost.runtime.launcher import TritonRuntimeLauncher
 
 NAME = "cuda"
 DEVICE_TYPES = ("cuda",)
+#: The target analysed for when no NVIDIA GPU is present: Hopper, as on an H100.
+DEFAULT_TARGET = GPUTarget("cuda", 90, 32)
 
 
 def unusable_reason() -> str:
@@ -64,3 +71,30 @@ def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMA
     if spec.api == "experimental":
         return experimental_descriptor(tensor, spec)
     return stable_descriptor(tensor, spec)
+
+
+@hookimpl
+def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
+    if backend != NAME:
+        return None
+    model = model_of(kernel)
+    return specialize(model.arg_names, model.constexprs, args)
+
+
+@hookimpl
+def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
+    if backend != NAME:
+        return None
+    if not unusable_reason():
+        major, minor = torch.cuda.get_device_capability()
+        return GPUTarget("cuda", major * 10 + minor, 32)
+    return DEFAULT_TARGET
+
+
+@hookimpl
+def tritonhost_generate_ttir(
+    backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
+) -> str | None:
+    if backend != NAME or target.backend != "cuda":
+        return None
+    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)

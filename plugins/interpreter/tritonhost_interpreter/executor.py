@@ -22,6 +22,7 @@ import torch
 from triton import knobs
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
+
 from tritonhost.errors import DeviceMismatchError
 from tritonhost.runtime.devices import tensors_of
 from tritonhost.runtime.identity import IdentityCache

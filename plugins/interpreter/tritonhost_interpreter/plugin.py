@@ -10,20 +10,27 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-from tritonhost import BackendInfo, TMADescriptorSpec, UnsupportedFeatureError, hookimpl
-from tritonhost.compat.descriptors import stable_descriptor
-from tritonhost.runtime.grid import Grid3
+from triton.backends.compiler import GPUTarget
 
+from tritonhost import BackendInfo, TMADescriptorSpec, UnsupportedFeatureError, hookimpl
+from tritonhost.analysis.specialization import Specialization, specialize
+from tritonhost.compat.descriptors import stable_descriptor
+from tritonhost.compat.frontend import make_ttir, parse_target
+from tritonhost.runtime.grid import Grid3
+from tritonhost.runtime.kernel import model_of
 from tritonhost_interpreter.executor import check_tensors, interpreted, interpreting
 
 NAME = "interpreter"
 #: Set to 1 to have the autotuner time configs on the CPU instead of taking the first.
 BENCHMARK_ENV = "TRITONHOST_INTERPRETER_BENCHMARK"
 _BENCHMARK_RUNS = 3
+#: The target whose TTIR the analysis reads: cuda:<capability> or hip:<arch>.
+ANALYSIS_TARGET_ENV = "TRITONHOST_INTERPRETER_ANALYSIS_TARGET"
+DEFAULT_ANALYSIS_TARGET = "cuda:90"
 
 
 class InterpreterLauncher:
@@ -82,3 +89,29 @@ def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMA
             "(triton.tools.tensor_descriptor.TensorDescriptor); ask for api='stable'"
         )
     return stable_descriptor(tensor, spec)
+
+
+@hookimpl
+def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
+    if backend != NAME:
+        return None
+    model = model_of(kernel)
+    return specialize(model.arg_names, model.constexprs, args)
+
+
+@hookimpl
+def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
+    if backend != NAME:
+        return None
+    return parse_target(os.environ.get(ANALYSIS_TARGET_ENV) or DEFAULT_ANALYSIS_TARGET)
+
+
+@hookimpl
+def tritonhost_generate_ttir(
+    backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
+) -> str | None:
+    # The interpreter compiles nothing; it reads the TTIR Triton's front end makes for
+    # a GPU target, which needs no GPU.
+    if backend != NAME or target.backend not in ("cuda", "hip"):
+        return None
+    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)

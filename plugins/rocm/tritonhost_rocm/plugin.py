@@ -8,16 +8,23 @@ and untested here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from triton.backends.compiler import GPUTarget
+
 from tritonhost import BackendInfo, hookimpl
+from tritonhost.analysis.specialization import Specialization, specialize
+from tritonhost.compat.frontend import make_ttir
+from tritonhost.runtime.kernel import model_of
 from tritonhost.runtime.launcher import TritonRuntimeLauncher
 
 NAME = "rocm"
 # ROCm builds of PyTorch expose AMD GPUs under the "cuda" device type.
 DEVICE_TYPES = ("cuda",)
+#: The target analysed for when no AMD GPU is present: CDNA3, as on an MI300X.
+DEFAULT_TARGET = GPUTarget("hip", "gfx942", 64)
 #: AMD-only launch options, also known to Triton's HIP backend.
 LAUNCH_OPTIONS = frozenset({"waves_per_eu", "matrix_instr_nonkdim", "kpack", "schedule_hint"})
 
@@ -61,3 +68,30 @@ def tritonhost_benchmark(backend: str, fn: Callable[[], object]) -> float | None
     import triton.testing
 
     return float(triton.testing.do_bench(fn, return_mode="median"))
+
+
+@hookimpl
+def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
+    if backend != NAME:
+        return None
+    model = model_of(kernel)
+    return specialize(model.arg_names, model.constexprs, args)
+
+
+@hookimpl
+def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
+    if backend != NAME:
+        return None
+    if not unusable_reason():
+        arch = torch.cuda.get_device_properties().gcnArchName.split(":")[0]
+        return GPUTarget("hip", arch, 64)
+    return DEFAULT_TARGET
+
+
+@hookimpl
+def tritonhost_generate_ttir(
+    backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
+) -> str | None:
+    if backend != NAME or target.backend != "hip":
+        return None
+    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import triton
-import tritonhost
 from triton.runtime.interpreter import InterpretedFunction
+
+import tritonhost
 
 NAME = "example"
 #: Set to 0 to have the backend report itself unusable, as a vendor's would without its device.

@@ -1,0 +1,266 @@
+"""``tritonhost.analyze``: which tensor arguments a kernel launch writes and reads.
+
+The answer comes from the kernel's TTIR, generated for an explicit target with
+no GPU needed, and walked by :mod:`tritonhost.analysis.dataflow`. It is exact
+unless something in the TTIR defeats the walk (impure inline assembly, a store
+through a pointer loaded from memory, an operation it does not know); then
+every tensor argument is reported written and read, ``exact`` is False,
+``reason`` says why, and one warning is logged.
+
+Results are cached in memory by kernel source, argument types, constexpr values
+and target. No runtime value is specialized, so a cached result is sound for
+every launch that shares those.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+from triton.backends.compiler import GPUTarget
+
+from tritonhost.analysis.dataflow import analyze_module
+from tritonhost.analysis.specialization import Specialization, is_tensor_argument, specialize
+from tritonhost.analysis.ttir import parse
+from tritonhost.compat.frontend import format_target, parse_target
+from tritonhost.errors import KernelArgumentError, TritonhostError
+from tritonhost.host import discovery
+from tritonhost.host.selection import select
+from tritonhost.runtime.binding import Binder
+from tritonhost.runtime.identity import IdentityCache
+from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
+
+log = logging.getLogger(__name__)
+
+
+class AnalysisError(TritonhostError):
+    """The analysis could not run at all (no backend generates TTIR for the target)."""
+
+
+@attrs.frozen
+class Analysis:
+    """The tensor arguments one kernel launch writes and reads.
+
+    ``written`` and ``read`` name tensor parameters (tensors and host TMA
+    descriptors; scalars never appear) in signature order. ``exact`` is False
+    when the analysis fell back; then both hold every tensor argument and
+    ``reason`` says which operation or error forced it.
+    """
+
+    kernel: str
+    written: tuple[str, ...]
+    read: tuple[str, ...]
+    exact: bool
+    reason: str = ""
+    target: str = ""
+    #: The TTIR of each analysed variant (one per autotune config), for inspection.
+    ttir: tuple[str, ...] = attrs.field(default=(), repr=False)
+
+
+@attrs.frozen
+class _Variant:
+    written: frozenset[str]
+    read: frozenset[str]
+    reason: str
+    ttir: str
+
+
+_results: dict[tuple[Any, ...], _Variant] = {}
+_results_lock = threading.Lock()
+_binders: IdentityCache[Binder] = IdentityCache()
+_warned: set[tuple[str, str]] = set()
+
+
+def analyze(kernel: Any, *args: Any, **kwargs: Any) -> Analysis:
+    """Which tensor arguments ``kernel[grid](*args, **kwargs)`` would write and read.
+
+    Takes the same arguments as a launch (launch options such as ``num_warps``
+    are accepted and ignored); tensors may be real, fake or meta, sizes may be
+    SymInts. Analyses for the selected backend's target (see
+    :func:`analyze_call` to name one). A wrong argument count raises
+    :class:`tritonhost.KernelArgumentError`.
+    """
+    return analyze_call(kernel, args, kwargs)
+
+
+def analyze_call(
+    kernel: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    target: GPUTarget | str | None = None,
+) -> Analysis:
+    """:func:`analyze` with an explicit ``target`` (a GPUTarget, ``"cuda:90"`` or ``"hip:gfx942"``)."""
+    model = model_of(kernel)
+    binder = _binders.get_or_make(kernel, lambda _: Binder(model, _launch_options()))
+    params, _ = binder.bind(args, dict(kwargs))
+    tensors = tuple(name for name in model.arg_names if is_tensor_argument(params.get(name)))
+    backends = _backend_order()
+    if isinstance(target, str):
+        target = parse_target(target)
+    if target is None:
+        target = _default_target(backends)
+    variants = []
+    try:
+        for variant_params in _variants(model, params):
+            variants.append(_analyze_variant(model, variant_params, target, backends))
+    except KernelArgumentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure falls back to the safe answer
+        reason = f"{type(exc).__name__}: {exc}"
+        variants = [_Variant(frozenset(tensors), frozenset(tensors), reason, "")]
+    reasons = sorted({v.reason for v in variants if v.reason})
+    exact = not reasons
+    written: set[str] = set().union(*(v.written for v in variants))
+    read: set[str] = set().union(*(v.read for v in variants))
+    if not exact:
+        written = read = set(tensors)
+        _warn_once(model.name, "; ".join(reasons))
+    return Analysis(
+        kernel=model.name,
+        written=tuple(n for n in tensors if n in written),
+        read=tuple(n for n in tensors if n in read),
+        exact=exact,
+        reason="; ".join(reasons),
+        target=format_target(target),
+        ttir=tuple(v.ttir for v in variants),
+    )
+
+
+def clear_cache() -> None:
+    """Forget every cached analysis result."""
+    with _results_lock:
+        _results.clear()
+
+
+def _launch_options() -> frozenset[str]:
+    from tritonhost.runtime.wrapper import known_launch_options
+
+    return known_launch_options()
+
+
+def _variants(model: KernelModel, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The parameter sets a launch may run with: one per autotune config, heuristics applied."""
+
+    def expand(index: int, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if index == len(model.layers):
+            complete = {**model.defaults, **current}
+            missing = [name for name in model.arg_names if name not in complete]
+            if missing:
+                raise KernelArgumentError(
+                    f"kernel {model.name}() is missing {', '.join(map(repr, missing))}: no autotune config "
+                    "or heuristic sets it and the call did not pass it."
+                )
+            yield complete
+            return
+        layer = model.layers[index]
+        if isinstance(layer, HeuristicsLayer):
+            current = dict(current)
+            for name, heuristic in layer.values.items():
+                current[name] = heuristic(dict(current))
+            yield from expand(index + 1, current)
+        else:
+            assert isinstance(layer, AutotuneLayer)
+            for config in layer.configs:
+                yield from expand(index + 1, {**current, **config.kwargs})
+
+    yield from expand(0, params)
+
+
+def _backend_order() -> list[str]:
+    """Backends to ask for TTIR: the selected one, then every other loaded plugin."""
+    registry = discovery.registry()
+    loaded = [status.name for status in registry.statuses if status.info is not None]
+    try:
+        selected = select().name
+    except TritonhostError:
+        return loaded
+    return [selected, *[name for name in loaded if name != selected]]
+
+
+def _default_target(backends: list[str]) -> GPUTarget:
+    hook = discovery.registry().manager.hook
+    for name in backends:
+        target = hook.tritonhost_analysis_target(backend=name)
+        if target is not None:
+            return target
+    raise AnalysisError("no installed backend names an analysis target; pass one, such as target='cuda:90'")
+
+
+def _specialize(model: KernelModel, params: dict[str, Any], backends: list[str]) -> Specialization:
+    hook = discovery.registry().manager.hook
+    if backends:
+        found = hook.tritonhost_specialize_args(backend=backends[0], kernel=model.jit, args=params)
+        if found is not None:
+            return found
+    return specialize(model.arg_names, model.constexprs, params)
+
+
+def _source_key(model: KernelModel) -> Any:
+    try:
+        return model.jit.cache_key  # Triton's hash of the source and everything it calls
+    except Exception:  # noqa: BLE001 - InterpretedFunction, or a source Triton cannot hash
+        return ("identity", id(model.jit))
+
+
+def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarget, backends: list[str]) -> _Variant:
+    specialization = _specialize(model, params, backends)
+    key = (_source_key(model), specialization.key, target.backend, target.arch, target.warp_size)
+    cached = _results.get(key)
+    if cached is not None:
+        return cached
+    tensors = {name for name in model.arg_names if is_tensor_argument(params[name])}
+    try:
+        ttir = _generate(model, specialization, target, backends)
+        result = _walk(ttir, model, tensors)
+    except (AnalysisError, KernelArgumentError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
+        result = _Variant(frozenset(tensors), frozenset(tensors), f"{type(exc).__name__}: {exc}", "")
+    with _results_lock:
+        _results[key] = result
+    return result
+
+
+def _generate(model: KernelModel, specialization: Specialization, target: GPUTarget, backends: list[str]) -> str:
+    hook = discovery.registry().manager.hook
+    for name in backends:
+        ttir = hook.tritonhost_generate_ttir(
+            backend=name, kernel=model.jit, specialization=specialization, target=target
+        )
+        if ttir is not None:
+            return str(ttir)
+    raise AnalysisError(
+        f"no installed backend generates TTIR for target {format_target(target)} (asked: {', '.join(backends)})"
+    )
+
+
+def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:
+    module = parse(ttir)
+    kernel = module.kernel
+    # Triton names each kernel argument after its parameter; a host TMA descriptor
+    # expands into several ("desc", "desc.shape.0", ..., "desc.stride.1").
+    owners = {}
+    for value, printed in zip(kernel.params, kernel.param_names):
+        owner = printed.split(".", 1)[0]
+        if owner not in model.arg_names:
+            raise ValueError(f"TTIR argument %{printed} matches no parameter of {model.name}")
+        if owner in tensors:
+            owners[value] = owner
+    effects = analyze_module(module, owners, list(model.arg_names))
+    reason = "; ".join(effects.unknown)
+    return _Variant(frozenset(effects.written), frozenset(effects.read), reason, ttir)
+
+
+def _warn_once(kernel: str, reason: str) -> None:
+    if (kernel, reason) not in _warned:
+        _warned.add((kernel, reason))
+        log.warning(
+            "tritonhost: the analysis of kernel %s is not exact (%s); every tensor argument is taken as "
+            "written and read",
+            kernel,
+            reason,
+        )

@@ -1,0 +1,92 @@
+"""Triton's front end (Python AST to TTIR) as the installed release calls it.
+
+Generating TTIR needs no GPU: only a target (``GPUTarget``) and the compiler
+backend Triton bundles for it. ``ASTSource.make_ir``'s arity changed across 3.x
+releases; the difference is decided here, once, at import.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+from typing import Any
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import make_backend
+from triton.compiler.compiler import ASTSource
+from triton.runtime.jit import JITFunction
+
+from tritonhost.runtime.identity import IdentityCache
+
+# Triton 3.9 warns on every options parse unless the fp-fusion default is set explicitly;
+# keep its current default (fusion on) for the TTIR we generate.
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+
+from triton._C.libtriton import ir
+
+_MAKE_IR_TAKES_TARGET = "target" in inspect.signature(ASTSource.make_ir).parameters
+_lock = threading.Lock()
+_backends: dict[tuple[str, object, int], Any] = {}
+
+
+def _backend(target: GPUTarget) -> Any:
+    key = (target.backend, target.arch, target.warp_size)
+    backend = _backends.get(key)
+    if backend is None:
+        backend = _backends[key] = make_backend(target)
+    return backend
+
+
+_jit_copies: IdentityCache[JITFunction] = IdentityCache()
+
+
+def as_jit_function(kernel: Any) -> JITFunction:
+    """``kernel`` as a JITFunction: an InterpretedFunction (``TRITON_INTERPRET=1``) is re-wrapped."""
+    if isinstance(kernel, JITFunction):
+        return kernel
+    return _jit_copies.get_or_make(kernel, lambda k: JITFunction(k.fn))
+
+
+def make_ttir(kernel: Any, signature: dict[str, str], constexprs: dict[tuple[int, ...], Any], target: GPUTarget) -> str:
+    """The TTIR of ``kernel`` (a JITFunction or InterpretedFunction) for ``target``, as text, before any optimization pass.
+
+    ``signature`` maps every parameter to its Triton type string (``"*fp32"``,
+    ``"i32"``, ``"constexpr"``...); ``constexprs`` maps parameter paths to values.
+    No specialization attributes are passed: the TTIR holds for every argument value.
+    """
+    backend = _backend(target)
+    source = ASTSource(as_jit_function(kernel), signature, constexprs=constexprs, attrs={})
+    # The MLIR context is not thread-safe to share; one per generation, serialized
+    # because Triton's code generator keeps module-level state.
+    with _lock:
+        options = backend.parse_options({})
+        context = ir.context()
+        ir.load_dialects(context)
+        backend.load_dialects(context)
+        codegen = backend.get_codegen_implementation(options)
+        module_map = backend.get_module_map()
+        if _MAKE_IR_TAKES_TARGET:
+            module = source.make_ir(target, options, codegen, module_map, context)
+        else:
+            module = source.make_ir(options, codegen, module_map, context)
+        return str(module)
+
+
+def parse_target(text: str) -> GPUTarget:
+    """``cuda:90`` or ``hip:gfx942`` as a GPUTarget (warp size 32 for CUDA, 64 for HIP)."""
+    backend, _, arch = text.partition(":")
+    backend = backend.strip().lower()
+    if backend == "cuda" and arch.strip().isdigit():
+        return GPUTarget("cuda", int(arch), 32)
+    if backend in ("hip", "rocm") and arch.strip():
+        return GPUTarget("hip", arch.strip(), 64)
+    raise ValueError(f"unknown target {text!r}: write cuda:<capability> (cuda:90) or hip:<arch> (hip:gfx942)")
+
+
+def format_target(target: GPUTarget) -> str:
+    return f"{target.backend}:{target.arch}"
+
+
+__all__ = ["GPUTarget", "format_target", "make_ttir", "parse_target", "triton"]
