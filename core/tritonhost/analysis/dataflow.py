@@ -167,8 +167,8 @@ class _Solver:
     def solve(self, seeds: dict[int, frozenset[str]]) -> dict[int, set[str]]:
         provenance: dict[int, set[str]] = defaultdict(set)
         work = []
-        for value, names in seeds.items():
-            provenance[value].update(names)
+        for value, seed in seeds.items():
+            provenance[value].update(seed)
             work.append(value)
         while work:
             value = work.pop()
