@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from tritonhost import analysis
+from tritonhost.analysis import Analysis, analyze
 from tritonhost.errors import (
     BackendError,
     BackendHookMissingError,
@@ -61,6 +63,7 @@ def current_backend() -> str:
 
 
 __all__ = [
+    "Analysis",
     "Backend",
     "BackendError",
     "BackendHookMissingError",
@@ -80,6 +83,8 @@ __all__ = [
     "UnsupportedFeatureError",
     "WrappedKernel",
     "__version__",
+    "analysis",
+    "analyze",
     "backends",
     "current_backend",
     "hookimpl",
