@@ -47,3 +47,39 @@ def test_version_and_usage():
     assert _run("--version").stdout.strip() == f"tritonhost {tritonhost.__version__}"
     result = _run()
     assert result.returncode == 2 and "backends" in result.stderr
+
+
+CORPUS = str(Path(__file__).resolve().parent / "analysis" / "corpus.py")
+
+
+def test_analyze_prints_written_and_read():
+    result = _run(
+        "analyze", f"{CORPUS}:runtime_flag", "--arg", "a_ptr=f32[8]", "--arg", "b_ptr=f32[8]",
+        "--arg", "x_ptr=f32[8]", "--arg", "flag=3", "--const", "BLOCK=8",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[3:] if line.strip()}
+    assert rows["a_ptr"] == ["tensor", "yes"] and rows["b_ptr"] == ["tensor", "yes"]
+    assert rows["x_ptr"] == ["tensor", "yes"] and rows["flag"] == ["scalar"]
+    assert "kernel runtime_flag, target cuda:90" in result.stdout and "exact: yes" in result.stdout
+
+
+def test_analyze_descriptors_target_and_ttir():
+    result = _run(
+        "analyze", f"{CORPUS}:host_descriptor_copy", "--arg", "in_desc=f32[64,64]@[32,64]",
+        "--arg", "out_desc=f32[64,64]@[32,64]", "--const", "BLOCK_M=32", "--const", "BLOCK_N=64",
+        "--target", "hip:gfx942", "--ttir",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "target hip:gfx942" in result.stdout
+    assert "out_desc   TMA descriptor  yes" in result.stdout
+    assert "tt.descriptor_store %out_desc" in result.stdout
+
+
+def test_analyze_reports_bad_input():
+    result = _run("analyze", f"{CORPUS}:copy", "--arg", "src=f33[8]")
+    assert result.returncode != 0 and "unknown dtype 'f33'" in result.stderr
+    result = _run("analyze", f"{CORPUS}:copy", "--arg", "src=f32[8]")
+    assert result.returncode == 2 and "missing 'dst', 'n'" in result.stderr
+    result = _run("analyze", f"{CORPUS}:nothing_here")
+    assert result.returncode != 0 and "defines no 'nothing_here'" in result.stderr

@@ -1,15 +1,19 @@
 """The ``tritonhost`` command line.
 
 ``tritonhost backends`` prints the discovered backends as a table: which is
-selected, whether each can run here, and why not.
+selected, whether each can run here, and why not. ``tritonhost analyze`` prints
+which tensor arguments a kernel writes and reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
@@ -57,6 +61,61 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_kernel(spec: str) -> Any:
+    path_text, sep, name = spec.rpartition(":")
+    if not sep or not name:
+        raise SystemExit(f"tritonhost: error: expected path/to/file.py:kernel_name, got {spec!r}")
+    path = Path(path_text)
+    if not path.is_file():
+        raise SystemExit(f"tritonhost: error: no such file: {path}")
+    module_name = f"_tritonhost_cli_{path.stem}"
+    spec_ = importlib.util.spec_from_file_location(module_name, path)
+    assert spec_ is not None and spec_.loader is not None
+    module = importlib.util.module_from_spec(spec_)
+    sys.modules[module_name] = module  # Triton reads the kernel's globals through its module
+    spec_.loader.exec_module(module)
+    kernel = getattr(module, name, None)
+    if kernel is None:
+        raise SystemExit(f"tritonhost: error: {path} defines no {name!r}")
+    return kernel
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import torch
+
+    from tritonhost.analysis import analyze_call
+    from tritonhost.analysis.cli_args import parse_assignment
+    from tritonhost.analysis.specialization import is_tensor_argument
+    from tritonhost.runtime.kernel import model_of
+
+    kernel = _load_kernel(args.kernel)
+    try:
+        kwargs = dict(parse_assignment(text) for text in [*args.arg, *args.const])
+    except ValueError as exc:
+        raise SystemExit(f"tritonhost: error: {exc}") from None
+    result = analyze_call(kernel, (), kwargs, target=args.target)
+    model = model_of(kernel)
+    rows = [["PARAMETER", "ARGUMENT", "WRITTEN", "READ"]]
+    for name in model.arg_names:
+        value = kwargs.get(name, model.defaults.get(name))
+        if name in model.constexprs or (name not in kwargs and name in model.supplied):
+            kind = "constexpr" if name in kwargs or name in model.defaults else "constexpr (decorators)"
+        else:
+            kind = "scalar"
+            if is_tensor_argument(value):
+                kind = "tensor" if isinstance(value, torch.Tensor) else "TMA descriptor"
+        rows.append([name, kind, "yes" if name in result.written else "", "yes" if name in result.read else ""])
+    print(f"kernel {result.kernel}, target {result.target}")
+    print(_table(rows))
+    print()
+    print("exact: yes" if result.exact else f"exact: no ({result.reason}); every tensor is taken as written and read")
+    if args.ttir:
+        for ttir in result.ttir:
+            print()
+            print(ttir)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tritonhost import __version__
 
@@ -65,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     backends = commands.add_parser("backends", help="list the installed backends and whether they run here")
     backends.set_defaults(run=cmd_backends)
+    analyze = commands.add_parser(
+        "analyze",
+        help="print which tensor arguments a kernel writes and reads",
+        description="Analyse a kernel's TTIR (no GPU needed) and print its written and read tensor arguments.",
+    )
+    analyze.add_argument("kernel", metavar="FILE.py:KERNEL", help="the file defining the kernel, and its name")
+    analyze.add_argument(
+        "--arg", action="append", default=[], metavar="NAME=VALUE",
+        help="an argument: a tensor DTYPE[SHAPE] (f32[1024]), a descriptor DTYPE[SHAPE]@[BLOCK], or a scalar",
+    )
+    analyze.add_argument("--const", action="append", default=[], metavar="NAME=VALUE", help="a constexpr value")
+    analyze.add_argument("--target", default=None, help="cuda:<capability> or hip:<arch> (default: the backend's)")
+    analyze.add_argument("--ttir", action="store_true", help="also print the TTIR")
+    analyze.set_defaults(run=cmd_analyze)
     return parser
 
 
