@@ -7,6 +7,7 @@ import threading
 import pytest
 import torch
 import triton
+import triton.language as tl
 from triton.runtime.errors import InterpreterError
 from triton.runtime.jit import JITFunction
 
@@ -84,3 +85,19 @@ def test_cuda_tensors_are_copied_to_the_host_and_back():
     tritonhost.wrap(axpy_kernel)[(3,)](x, y, out, 1.5, 40, BLOCK=16)
     assert out.device.type == "cuda"
     torch.testing.assert_close(out, 1.5 * x + y)
+
+
+@triton.jit
+def _chunked_sum(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for start in range(0, n, BLOCK):  # a loop bound that is a runtime argument
+        offs = start + tl.arange(0, BLOCK)
+        acc += tl.load(x_ptr + offs, mask=offs < n, other=0.0)
+    tl.store(out_ptr, tl.sum(acc, axis=0))
+
+
+def test_loop_over_a_runtime_bound():
+    x = torch.randn(50)
+    out = torch.empty(1)
+    tritonhost.wrap(_chunked_sum)[(1,)](x, out, 50, BLOCK=16)
+    torch.testing.assert_close(out[0], x.sum())

@@ -241,11 +241,12 @@ def _generate(model: KernelModel, specialization: Specialization, target: GPUTar
 def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:
     module = parse(ttir)
     kernel = module.kernel
-    # Triton names each kernel argument after its parameter; a host TMA descriptor
-    # expands into several ("desc", "desc.shape.0", ..., "desc.stride.1").
+    # Triton gives each kernel argument the name location of its parameter; a host TMA
+    # descriptor expands into several ("desc", then "desc.shape.0"... in Triton 3.9,
+    # "desc" for every part in 3.6).
     owners = {}
-    for value, printed in zip(kernel.params, kernel.param_names):
-        owner = printed.split(".", 1)[0]
+    for value, printed, location in zip(kernel.params, kernel.param_names, kernel.param_locations):
+        owner = (location or printed).split(".", 1)[0]
         if owner not in model.arg_names:
             raise ValueError(f"TTIR argument %{printed} matches no parameter of {model.name}")
         if owner in tensors:

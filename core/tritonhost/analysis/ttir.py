@@ -58,6 +58,9 @@ class Function:
     param_names: list[str]
     body: Region
     line: int
+    #: Each parameter's name location (``loc("x_ptr"(...))``), which Triton sets to the
+    #: Python parameter it comes from, also for the parts an argument expands into.
+    param_locations: list[str | None] = attrs.Factory(list)
 
 
 @attrs.define(eq=False)
@@ -162,6 +165,9 @@ class _Parser:
             line = _strip_locations(blanked)
             if not line or line.startswith("#"):
                 continue
+            if line.startswith("tt.func"):
+                self.parse_function(line, number, strings, raw)
+                continue
             self.parse_line(line, number, strings)
         if not self.functions:
             raise TTIRParseError("no tt.func in the TTIR module")
@@ -191,9 +197,6 @@ class _Parser:
         if line.startswith("^"):
             self.parse_block(line, number)
             return
-        if line.startswith("tt.func"):
-            self.parse_function(line, number)
-            return
         if not self.open:
             raise TTIRParseError(f"line {number}: an operation outside any function: {line!r}")
         self.parse_op(line, number, strings)
@@ -207,11 +210,11 @@ class _Parser:
         if not region.args and not region.ops:
             region.args = args
 
-    def parse_function(self, line: str, number: int) -> None:
+    def parse_function(self, line: str, number: int, strings: list[str], raw: str) -> None:
         symbol = _SYMBOL.search(line)
         if symbol is None:
             raise TTIRParseError(f"line {number}: tt.func without a name")
-        name = symbol.group(1).strip('"')
+        name = _symbol_name(symbol.group(1), strings)
         start = line.index("(", symbol.end())
         depth, end = 0, start
         for end in range(start, len(line)):
@@ -222,7 +225,14 @@ class _Parser:
         self.scopes = [{}]
         param_names = _PARAM.findall(header)
         params = [self.define(param)[0] for param in param_names]
-        function = Function(name=name, params=params, param_names=[p[1:] for p in param_names], body=Region(args=params), line=number)
+        function = Function(
+            name=name,
+            params=params,
+            param_names=[p[1:] for p in param_names],
+            body=Region(args=params),
+            line=number,
+            param_locations=_param_locations(raw, len(params)),
+        )
         self.functions[name] = function
         if line.endswith("{"):
             self.open.append((function.body, function))
@@ -256,7 +266,7 @@ class _Parser:
         callee = None
         if op_name == "tt.call":
             symbol = _SYMBOL.search(rest)
-            callee = symbol.group(1).strip('"') if symbol else None
+            callee = _symbol_name(symbol.group(1), strings) if symbol else None
         op = Op(name=op_name, results=[], operands=operands, line=number, text=rest, callee=callee)
         for result, count in result_names:
             op.results.extend(self.define(result, count))
@@ -267,6 +277,27 @@ class _Parser:
                 arg = self.define(lhs)[0]
                 op.header_args.append((arg, self.lookup(rhs, number)))
             op.regions[0].args = [arg for arg, _ in op.header_args]
+
+
+def _symbol_name(text: str, strings: list[str]) -> str:
+    # A quoted symbol (@"name with (parens)") was blanked with the other strings; it is
+    # the first string of its line.
+    if text == '""' and strings:
+        return strings[0][1:-1]
+    return text.strip('"')
+
+
+def _param_locations(raw: str, count: int) -> list[str | None]:
+    """The name location of each parameter in a raw ``tt.func`` line, or None where it has none."""
+    header = raw[raw.index("(") :] if "(" in raw else ""
+    starts = [m.start() for m in re.finditer(r"%[\w$.\-]+\s*:", header)][:count]
+    locations: list[str | None] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(header)
+        match = re.search(r'loc\("((?:[^"\\]|\\.)*)"', header[start:end])
+        locations.append(match.group(1) if match else None)
+    locations.extend([None] * (count - len(locations)))
+    return locations
 
 
 def parse(text: str) -> Module:

@@ -5,7 +5,8 @@ Triton's interpreter is chosen when a kernel is *decorated* with
 A kernel decorated without it is a ``JITFunction``, and so are the helper
 functions it calls, which refuse to run outside a compiled kernel. While a
 kernel runs here, the interpreter mode is switched on and helper calls are
-routed to interpreted versions of the helpers.
+routed to interpreted versions of the helpers. Tensors' ``__index__`` is
+mended for Triton 3.6's interpreter under NumPy 2.
 
 Triton's interpreter patches ``triton.language`` process-wide while it runs, so
 launches are serialized by one lock.
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 from triton import knobs
+from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
@@ -38,6 +40,20 @@ def interpreted(kernel: Any) -> InterpretedFunction:
     return _device_functions.get_or_make(kernel, lambda jit: InterpretedFunction(jit.fn))
 
 
+def _tensor_index(self: Any) -> int:
+    # Triton 3.6's interpreter converts with int(array), which NumPy 2.x refuses for a
+    # one-element array that is not 0-d: loops like `for k in range(0, K, BLOCK)` fail.
+    return int(self.handle.data.reshape(-1)[0]) if self.handle.data.size == 1 else int(self.handle.data)
+
+
+def _patch_tensor_methods(tensor: Any, scope: Any) -> None:
+    _original_patch_tensor(tensor, scope)
+    scope.set_attr(tensor, "__index__", _tensor_index)
+
+
+_original_patch_tensor = triton_interpreter._patch_lang_tensor
+
+
 def _call_helper(self: JITFunction, *args: Any, **kwargs: Any) -> Any:
     return interpreted(self)(*args, **kwargs)
 
@@ -49,10 +65,12 @@ def interpreting() -> Iterator[None]:
         knobs.runtime.interpret = True
         original = JITFunction.__call__
         JITFunction.__call__ = _call_helper  # type: ignore[method-assign]
+        triton_interpreter._patch_lang_tensor = _patch_tensor_methods
         try:
             yield
         finally:
             JITFunction.__call__ = original  # type: ignore[method-assign]
+            triton_interpreter._patch_lang_tensor = _original_patch_tensor
 
 
 def check_tensors(params: dict[str, Any], backend: str) -> None:
