@@ -28,7 +28,7 @@ from tritonhost.analysis.ttir import parse
 from tritonhost.compat.frontend import format_target, parse_target
 from tritonhost.errors import KernelArgumentError, TritonhostError
 from tritonhost.host import discovery
-from tritonhost.host.selection import select
+from tritonhost.host.selection import requested_backend, select
 from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
@@ -98,36 +98,105 @@ def analyze_call(
     binder = _binders.get_or_make(kernel, lambda _: Binder(model, _launch_options()))
     params, _ = binder.bind(args, dict(kwargs))
     tensors = tuple(name for name in model.arg_names if is_tensor_argument(params.get(name)))
-    backends = _backend_order()
+    context = _context()
     if isinstance(target, str):
         target = parse_target(target)
     if target is None:
-        target = _default_target(backends)
+        target = context.target()
     variants = []
     try:
         for variant_params in _variants(model, params):
-            variants.append(_analyze_variant(model, variant_params, target, backends))
-    except KernelArgumentError:
+            variants.append(_analyze_variant(model, variant_params, target, context))
+    except (KernelArgumentError, AnalysisError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure falls back to the safe answer
         reason = f"{type(exc).__name__}: {exc}"
         variants = [_Variant(frozenset(tensors), frozenset(tensors), reason, "")]
-    reasons = sorted({v.reason for v in variants if v.reason})
-    exact = not reasons
-    written: set[str] = set().union(*(v.written for v in variants))
-    read: set[str] = set().union(*(v.read for v in variants))
-    if not exact:
-        written = read = set(tensors)
-        _warn_once(model.name, "; ".join(reasons))
+    if len(variants) == 1:
+        (variant,) = variants
+        written, read, reason = variant.written, variant.read, variant.reason
+    else:
+        written = frozenset().union(*(v.written for v in variants))
+        read = frozenset().union(*(v.read for v in variants))
+        reason = "; ".join(sorted({v.reason for v in variants if v.reason}))
+    if reason:
+        written = read = frozenset(tensors)
+        _warn_once(model.name, reason)
     return Analysis(
         kernel=model.name,
         written=tuple(n for n in tensors if n in written),
         read=tuple(n for n in tensors if n in read),
-        exact=exact,
-        reason="; ".join(reasons),
+        exact=not reason,
+        reason=reason,
         target=format_target(target),
         ttir=tuple(v.ttir for v in variants),
     )
+
+
+class _Context:
+    """The selected backend's analysis hooks, resolved once per selection (hook dispatch is slow)."""
+
+    def __init__(self, registry: discovery.Registry, selected: str | None) -> None:
+        loaded = [status.name for status in registry.statuses if status.info is not None]
+        if selected is not None:
+            loaded = [selected, *[name for name in loaded if name != selected]]
+        self.backends = tuple(loaded)
+        self.registry = registry
+        self._specialize = registry.implementation(self.backends[0], "tritonhost_specialize_args") if loaded else None
+        self._target: GPUTarget | None = None
+
+    def target(self) -> GPUTarget:
+        if self._target is None:
+            hook = self.registry.manager.hook
+            for name in self.backends:
+                found = hook.tritonhost_analysis_target(backend=name)
+                if found is not None:
+                    self._target = found
+                    break
+            else:
+                raise AnalysisError(
+                    "no installed backend names an analysis target; pass one, such as target='cuda:90'"
+                )
+        return self._target
+
+    def specialize(self, model: KernelModel, params: dict[str, Any]) -> Specialization:
+        if self._specialize is not None:
+            found = self._specialize(backend=self.backends[0], kernel=model.jit, args=params)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return specialize(model.arg_names, model.constexprs, params)
+
+    def generate(self, model: KernelModel, specialization: Specialization, target: GPUTarget) -> str:
+        hook = self.registry.manager.hook
+        for name in self.backends:
+            ttir = hook.tritonhost_generate_ttir(
+                backend=name, kernel=model.jit, specialization=specialization, target=target
+            )
+            if ttir is not None:
+                return str(ttir)
+        raise AnalysisError(
+            f"no installed backend generates TTIR for target {format_target(target)} "
+            f"(asked: {', '.join(self.backends) or 'none installed'})"
+        )
+
+
+_contexts: dict[tuple[int, str], _Context] = {}
+
+
+def _context() -> _Context:
+    registry = discovery.registry()
+    requested = requested_backend()
+    key = (id(registry), requested)
+    context = _contexts.get(key)
+    if context is None:
+        try:
+            selected: str | None = select().name
+        except TritonhostError:
+            selected = None
+        if len(_contexts) > 16:
+            _contexts.clear()
+        context = _contexts[key] = _Context(registry, selected)
+    return context
 
 
 def clear_cache() -> None:
@@ -170,35 +239,6 @@ def _variants(model: KernelModel, params: dict[str, Any]) -> Iterator[dict[str, 
     yield from expand(0, params)
 
 
-def _backend_order() -> list[str]:
-    """Backends to ask for TTIR: the selected one, then every other loaded plugin."""
-    registry = discovery.registry()
-    loaded = [status.name for status in registry.statuses if status.info is not None]
-    try:
-        selected = select().name
-    except TritonhostError:
-        return loaded
-    return [selected, *[name for name in loaded if name != selected]]
-
-
-def _default_target(backends: list[str]) -> GPUTarget:
-    hook = discovery.registry().manager.hook
-    for name in backends:
-        target = hook.tritonhost_analysis_target(backend=name)
-        if target is not None:
-            return target
-    raise AnalysisError("no installed backend names an analysis target; pass one, such as target='cuda:90'")
-
-
-def _specialize(model: KernelModel, params: dict[str, Any], backends: list[str]) -> Specialization:
-    hook = discovery.registry().manager.hook
-    if backends:
-        found = hook.tritonhost_specialize_args(backend=backends[0], kernel=model.jit, args=params)
-        if found is not None:
-            return found
-    return specialize(model.arg_names, model.constexprs, params)
-
-
 def _source_key(model: KernelModel) -> Any:
     try:
         return model.jit.cache_key  # Triton's hash of the source and everything it calls
@@ -206,15 +246,15 @@ def _source_key(model: KernelModel) -> Any:
         return ("identity", id(model.jit))
 
 
-def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarget, backends: list[str]) -> _Variant:
-    specialization = _specialize(model, params, backends)
+def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarget, context: _Context) -> _Variant:
+    specialization = context.specialize(model, params)
     key = (_source_key(model), specialization.key, target.backend, target.arch, target.warp_size)
     cached = _results.get(key)
     if cached is not None:
         return cached
     tensors = {name for name in model.arg_names if is_tensor_argument(params[name])}
     try:
-        ttir = _generate(model, specialization, target, backends)
+        ttir = context.generate(model, specialization, target)
         result = _walk(ttir, model, tensors)
     except (AnalysisError, KernelArgumentError):
         raise
@@ -223,19 +263,6 @@ def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarg
     with _results_lock:
         _results[key] = result
     return result
-
-
-def _generate(model: KernelModel, specialization: Specialization, target: GPUTarget, backends: list[str]) -> str:
-    hook = discovery.registry().manager.hook
-    for name in backends:
-        ttir = hook.tritonhost_generate_ttir(
-            backend=name, kernel=model.jit, specialization=specialization, target=target
-        )
-        if ttir is not None:
-            return str(ttir)
-    raise AnalysisError(
-        f"no installed backend generates TTIR for target {format_target(target)} (asked: {', '.join(backends)})"
-    )
 
 
 def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import threading
 import traceback
+from collections.abc import Callable
 from importlib import metadata
 from types import ModuleType
+from typing import Any
 
 import attrs
 import pluggy
@@ -32,6 +34,8 @@ class Registry:
 
     manager: pluggy.PluginManager
     statuses: tuple[BackendStatus, ...]
+    #: The plugin module of every loaded backend, by backend name.
+    plugins: dict[str, ModuleType] = attrs.field(factory=dict)
 
     def status(self, name: str) -> BackendStatus | None:
         for status in self.statuses:
@@ -42,6 +46,16 @@ class Registry:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(status.name for status in self.statuses)
+
+    def implementation(self, backend: str, hook: str) -> Callable[..., Any] | None:
+        """``backend``'s own implementation of ``hook``, to call directly on a hot path, or None."""
+        module = self.plugins.get(backend)
+        if module is None:
+            return None
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+            if impl.plugin is module:
+                return impl.function  # type: ignore[no-any-return]
+        return None
 
 
 @attrs.frozen
@@ -80,6 +94,7 @@ def discover() -> Registry:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     statuses: list[BackendStatus] = []
+    plugins: dict[str, ModuleType] = {}
     seen: set[str] = set()
     disabled = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
     for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
@@ -112,8 +127,9 @@ def discover() -> Registry:
             statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **attrs.asdict(where)))
             continue
         seen.add(info.name)
+        plugins[info.name] = module
         statuses.append(BackendStatus(name=info.name, info=info, **attrs.asdict(where)))
-    return Registry(manager=manager, statuses=tuple(statuses))
+    return Registry(manager=manager, statuses=tuple(statuses), plugins=plugins)
 
 
 def _describe(manager: pluggy.PluginManager, module: ModuleType) -> BackendInfo:
