@@ -69,6 +69,25 @@ def median_seconds(fn: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
+def measure(case: Any, device: str, repeats: int) -> tuple[Any, ...]:
+    """One table row: times and answers of both analyses on one corpus kernel."""
+    meta_args, kwargs = case.make_args()
+    real_args = tuple(_real(a, device) for a in meta_args)
+    real_kwargs = {k: _real(v, device) for k, v in kwargs.items()}
+
+    def cold() -> Any:
+        analyzer.clear_cache()
+        return tritonhost.analyze(case.kernel, *real_args, **real_kwargs)
+
+    ours = cold()
+    cold_s = median_seconds(cold, repeats)
+    cached_s = median_seconds(lambda: tritonhost.analyze(case.kernel, *real_args, **real_kwargs), 50)
+    theirs = pytorch_written(case.kernel, real_args, real_kwargs)
+    torch_s = median_seconds(lambda: pytorch_written(case.kernel, real_args, real_kwargs), repeats)
+    theirs_ok = theirs is not None and sorted(theirs) == sorted(case.written)
+    return (case.name, cold_s, cached_s, torch_s, ours.written == case.written, theirs_ok, theirs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -82,23 +101,7 @@ def main() -> None:
     tritonhost.analyze(CASES[0].kernel, *warm_args, **warm_kwargs)
     pytorch_written(CASES[0].kernel, tuple(_real(a, device) for a in warm_args), warm_kwargs)
 
-    rows = []
-    for case in CASES:
-        meta_args, kwargs = case.make_args()
-        real_args = tuple(_real(a, device) for a in meta_args)
-        real_kwargs = {k: _real(v, device) for k, v in kwargs.items()}
-
-        def cold() -> Any:
-            analyzer.clear_cache()
-            return tritonhost.analyze(case.kernel, *real_args, **real_kwargs)
-
-        ours = cold()
-        cold_s = median_seconds(cold, args.repeats)
-        cached_s = median_seconds(lambda: tritonhost.analyze(case.kernel, *real_args, **real_kwargs), 50)
-        theirs = pytorch_written(case.kernel, real_args, real_kwargs)
-        torch_s = median_seconds(lambda: pytorch_written(case.kernel, real_args, real_kwargs), args.repeats)
-        theirs_ok = theirs is not None and sorted(theirs) == sorted(case.written)
-        rows.append((case.name, cold_s, cached_s, torch_s, ours.written == case.written, theirs_ok, theirs))
+    rows = [measure(case, device, args.repeats) for case in CASES]
 
     print(f"torch {torch.__version__}, triton {triton.__version__}, "
           f"{torch.cuda.get_device_name() if device == 'cuda' else 'CPU only'}")
