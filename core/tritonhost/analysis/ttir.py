@@ -96,29 +96,17 @@ def _blank_strings(line: str) -> tuple[str, list[str]]:
     return _STRING.sub(keep, line), strings
 
 
+# A location: loc(#loc3), loc(""(#loc)), loc(callsite(#loc1 at #loc2)), loc(fused[#a, #b]):
+# parentheses nest at most three deep once strings are blanked.
+_LOCATION = re.compile(r"\bloc\((?:[^()]|\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))*\)")
+
+
 def _strip_locations(line: str) -> str:
-    """Remove every ``loc(...)`` (balanced parentheses) and a trailing ``// comment``."""
-    out = []
-    i = 0
-    while i < len(line):
-        if line.startswith("loc(", i) and (i == 0 or not (line[i - 1].isalnum() or line[i - 1] in "_.")):
-            depth = 0
-            j = i + 3
-            while j < len(line):
-                if line[j] == "(":
-                    depth += 1
-                elif line[j] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            i = j + 1
-            continue
-        if line.startswith("//", i):
-            break
-        out.append(line[i])
-        i += 1
-    return "".join(out).strip()
+    """Remove every ``loc(...)`` and a trailing ``// comment`` (strings are already blanked)."""
+    comment = line.find("//")
+    if comment >= 0:
+        line = line[:comment]
+    return _LOCATION.sub("", line).strip() if "loc(" in line else line.strip()
 
 
 class _Parser:

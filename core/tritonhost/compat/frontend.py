@@ -31,6 +31,22 @@ _lock = threading.Lock()
 _backends: dict[tuple[str, object, int], Any] = {}
 
 
+_prepared_by_backend: dict[tuple[str, object, int], tuple[Any, Any, Any, Any]] = {}
+
+
+def _prepared(target: GPUTarget, backend: Any) -> tuple[Any, Any, Any, Any]:
+    key = (target.backend, target.arch, target.warp_size)
+    prepared = _prepared_by_backend.get(key)
+    if prepared is None:
+        options = backend.parse_options({})
+        context = ir.context()
+        ir.load_dialects(context)
+        backend.load_dialects(context)
+        prepared = (options, context, backend.get_codegen_implementation(options), backend.get_module_map())
+        _prepared_by_backend[key] = prepared
+    return prepared
+
+
 def _backend(target: GPUTarget) -> Any:
     key = (target.backend, target.arch, target.warp_size)
     backend = _backends.get(key)
@@ -58,15 +74,11 @@ def make_ttir(kernel: Any, signature: dict[str, str], constexprs: dict[tuple[int
     """
     backend = _backend(target)
     source = ASTSource(as_jit_function(kernel), signature, constexprs=constexprs, attrs={})
-    # The MLIR context is not thread-safe to share; one per generation, serialized
-    # because Triton's code generator keeps module-level state.
+    # Generations are serialized (Triton's code generator keeps module-level state), so
+    # one MLIR context per target backend is reused: loading the dialects into a new
+    # one costs about half a millisecond.
     with _lock:
-        options = backend.parse_options({})
-        context = ir.context()
-        ir.load_dialects(context)
-        backend.load_dialects(context)
-        codegen = backend.get_codegen_implementation(options)
-        module_map = backend.get_module_map()
+        options, context, codegen, module_map = _prepared(target, backend)
         if _MAKE_IR_TAKES_TARGET:
             module = source.make_ir(target, options, codegen, module_map, context)
         else:
