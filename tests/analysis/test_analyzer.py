@@ -8,6 +8,8 @@ import time
 import pytest
 import sympy
 import torch
+import triton
+import triton.language as tl
 from corpus import copy, impure_inline_asm, runtime_flag, t
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
@@ -94,3 +96,23 @@ def test_ttir_is_kept_for_inspection():
 def test_unknown_target_is_an_error():
     with pytest.raises(ValueError, match="unknown target 'tpu:1'"):
         tritonhost.analysis.analyze_call(copy, (t(8), t(8), 8), {"BLOCK": 8}, target="tpu:1")
+
+
+@triton.jit(noinline=True)
+def _recursive_store(p, n):
+    if n > 0:
+        tl.store(p, n)
+        _recursive_store(p, n - 1)
+
+
+@triton.jit
+def _calls_recursion(x_ptr, n):
+    _recursive_store(x_ptr, n)
+
+
+def test_recursion_is_an_error_not_a_hang():
+    # Triton's front end refuses recursive calls; the analysis says so and stays sound.
+    result = tritonhost.analyze(_calls_recursion, t(4), 3)
+    assert not result.exact
+    assert "CompilationError" in result.reason and "_recursive_store" in result.reason
+    assert result.written == ("x_ptr",)

@@ -110,7 +110,7 @@ def analyze_call(
     except (KernelArgumentError, AnalysisError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure falls back to the safe answer
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = _describe(exc)
         variants = [_Variant(frozenset(tensors), frozenset(tensors), reason, "")]
     if len(variants) == 1:
         (variant,) = variants
@@ -259,7 +259,7 @@ def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarg
     except (AnalysisError, KernelArgumentError):
         raise
     except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
-        result = _Variant(frozenset(tensors), frozenset(tensors), f"{type(exc).__name__}: {exc}", "")
+        result = _Variant(frozenset(tensors), frozenset(tensors), _describe(exc), "")
     with _results_lock:
         _results[key] = result
     return result
@@ -281,6 +281,16 @@ def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:
     effects = analyze_module(module, owners, list(model.arg_names))
     reason = "; ".join(effects.unknown)
     return _Variant(frozenset(effects.written), frozenset(effects.read), reason, ttir)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as a one-paragraph reason, with the causes Triton wraps it around."""
+    parts = [f"{type(exc).__name__}: {str(exc).strip()}"]
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(parts) < 4:
+        parts.append(f"caused by {type(cause).__name__}: {str(cause).strip()[:200]}")
+        cause = cause.__cause__ or cause.__context__
+    return "; ".join(parts)
 
 
 def _warn_once(kernel: str, reason: str) -> None:

@@ -7,6 +7,7 @@ releases; the difference is decided here, once, at import.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
 import threading
@@ -45,6 +46,13 @@ def _prepared(target: GPUTarget, backend: Any) -> tuple[Any, Any, Any, Any]:
         prepared = (options, context, backend.get_codegen_implementation(options), backend.get_module_map())
         _prepared_by_backend[key] = prepared
     return prepared
+
+
+@atexit.register
+def _release_contexts() -> None:
+    # Free the MLIR contexts before Triton's bindings are torn down, which would
+    # otherwise report them as leaked.
+    _prepared_by_backend.clear()
 
 
 def _backend(target: GPUTarget) -> Any:
