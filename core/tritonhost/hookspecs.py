@@ -109,8 +109,9 @@ def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any
     whose result is not cached. ``args`` binds every parameter by name
     (constexprs included); values may be tensors, FakeTensors, SymInts or sympy
     expressions. The installed Triton decides the type strings (its mangling
-    changed across 3.x releases): most plugins return
-    :func:`tritonhost.analysis.specialization.specialize` of them.
+    changed across 3.x releases). A backend that leaves this hook out gets
+    :func:`tritonhost.analysis.specialization.specialize`, which asks Triton's
+    own type mangling; implement it only to type arguments differently.
 
     Return a :class:`~tritonhost.analysis.specialization.Specialization` that
     specializes no runtime value (no divisibility, no equal-to-1 folding), so

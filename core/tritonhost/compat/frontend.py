@@ -19,6 +19,7 @@ from triton.compiler import make_backend
 from triton.compiler.compiler import ASTSource
 from triton.runtime.jit import JITFunction
 
+from tritonhost.analysis.specialization import Specialization
 from tritonhost.runtime.identity import IdentityCache
 
 # Triton 3.9 warns on every options parse unless the fp-fusion default is set explicitly;
@@ -73,15 +74,20 @@ def as_jit_function(kernel: Any) -> JITFunction:
     return _jit_copies.get_or_make(kernel, lambda k: JITFunction(k.fn))
 
 
-def make_ttir(kernel: Any, signature: dict[str, str], constexprs: dict[tuple[int, ...], Any], target: GPUTarget) -> str:
+def make_ttir(kernel: Any, specialization: Specialization, target: GPUTarget) -> str:
     """The TTIR of ``kernel`` (a JITFunction or InterpretedFunction) for ``target``, as text, before any optimization pass.
 
-    ``signature`` maps every parameter to its Triton type string (``"*fp32"``,
-    ``"i32"``, ``"constexpr"``...); ``constexprs`` maps parameter paths to values.
-    No specialization attributes are passed: the TTIR holds for every argument value.
+    ``specialization`` gives every parameter's Triton type string (``"*fp32"``,
+    ``"i32"``, ``"constexpr"``...) and the constexpr values. No specialization
+    attributes are passed: the TTIR holds for every argument value.
     """
     backend = _backend(target)
-    source = ASTSource(as_jit_function(kernel), signature, constexprs=constexprs, attrs={})
+    source = ASTSource(
+        as_jit_function(kernel),
+        specialization.signature_dict(),
+        constexprs=specialization.constexpr_dict(),
+        attrs={},
+    )
     # Generations are serialized (Triton's code generator keeps module-level state), so
     # one MLIR context per target backend is reused: loading the dialects into a new
     # one costs about half a millisecond.

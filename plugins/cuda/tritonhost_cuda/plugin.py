@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from triton.backends.compiler import GPUTarget
 
 from tritonhost import BackendInfo, TMADescriptorSpec, hookimpl
-from tritonhost.analysis.specialization import Specialization, specialize
+from tritonhost.analysis.specialization import Specialization
 from tritonhost.compat.descriptors import experimental_descriptor, stable_descriptor
 from tritonhost.compat.frontend import make_ttir
 from tritonhost.runtime.devices import check_devices
-from tritonhost.runtime.kernel import model_of
 from tritonhost.runtime.launcher import TritonRuntimeLauncher
 
 NAME = "cuda"
@@ -74,14 +73,6 @@ def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMA
 
 
 @hookimpl
-def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
-    if backend != NAME:
-        return None
-    model = model_of(kernel)
-    return specialize(model.arg_names, model.constexprs, args)
-
-
-@hookimpl
 def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
     if backend != NAME:
         return None
@@ -97,4 +88,4 @@ def tritonhost_generate_ttir(
 ) -> str | None:
     if backend != NAME or target.backend != "cuda":
         return None
-    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)
+    return make_ttir(kernel, specialization, target)

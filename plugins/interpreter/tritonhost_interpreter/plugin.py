@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from triton.backends.compiler import GPUTarget
 
 from tritonhost import BackendInfo, TMADescriptorSpec, UnsupportedFeatureError, hookimpl
-from tritonhost.analysis.specialization import Specialization, specialize
+from tritonhost.analysis.specialization import Specialization
 from tritonhost.compat.descriptors import stable_descriptor
 from tritonhost.compat.frontend import make_ttir, parse_target
 from tritonhost.runtime.grid import Grid3
-from tritonhost.runtime.kernel import model_of
 from tritonhost_interpreter.executor import check_tensors, interpreted, interpreting
 
 NAME = "interpreter"
@@ -92,14 +91,6 @@ def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMA
 
 
 @hookimpl
-def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
-    if backend != NAME:
-        return None
-    model = model_of(kernel)
-    return specialize(model.arg_names, model.constexprs, args)
-
-
-@hookimpl
 def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
     if backend != NAME:
         return None
@@ -114,4 +105,4 @@ def tritonhost_generate_ttir(
     # a GPU target, which needs no GPU.
     if backend != NAME or target.backend not in ("cuda", "hip"):
         return None
-    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)
+    return make_ttir(kernel, specialization, target)

@@ -8,16 +8,15 @@ and untested here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from triton.backends.compiler import GPUTarget
 
 from tritonhost import BackendInfo, hookimpl
-from tritonhost.analysis.specialization import Specialization, specialize
+from tritonhost.analysis.specialization import Specialization
 from tritonhost.compat.frontend import make_ttir
-from tritonhost.runtime.kernel import model_of
 from tritonhost.runtime.launcher import TritonRuntimeLauncher
 
 NAME = "rocm"
@@ -71,14 +70,6 @@ def tritonhost_benchmark(backend: str, fn: Callable[[], object]) -> float | None
 
 
 @hookimpl
-def tritonhost_specialize_args(backend: str, kernel: Any, args: Mapping[str, Any]) -> Specialization | None:
-    if backend != NAME:
-        return None
-    model = model_of(kernel)
-    return specialize(model.arg_names, model.constexprs, args)
-
-
-@hookimpl
 def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
     if backend != NAME:
         return None
@@ -94,4 +85,4 @@ def tritonhost_generate_ttir(
 ) -> str | None:
     if backend != NAME or target.backend != "hip":
         return None
-    return make_ttir(kernel, specialization.signature_dict(), specialization.constexpr_dict(), target)
+    return make_ttir(kernel, specialization, target)
