@@ -32,6 +32,12 @@ except ImportError:  # pragma: no cover - older Triton
     _CONFIG_FAILURES = (OutOfResources, CompileTimeAssertionFailure)
 
 
+def _split(config: triton.Config) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config's kernel parameters, and its launch options (num_warps...)."""
+    options = {k: v for k, v in config.all_kwargs().items() if k not in config.kwargs}
+    return dict(config.kwargs), options
+
+
 class ConfigChooser:
     """The config cache of one autotuned kernel on one backend."""
 
@@ -42,6 +48,17 @@ class ConfigChooser:
         self.cache: dict[tuple[Any, ...], triton.Config] = {}
         self._lock = threading.Lock()
         self._config_names = frozenset(name for config in layer.configs for name in config.kwargs)
+        # Each config split once into its kernel parameters and its launch options.
+        self._parts = {id(config): _split(config) for config in layer.configs}
+
+    def apply(
+        self, config: triton.Config, params: dict[str, Any], options: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``params`` and ``options`` with ``config``'s values added."""
+        parts = self._parts.get(id(config))
+        if parts is None:  # a config made by early_config_prune
+            parts = _split(config)
+        return {**params, **parts[0]}, {**options, **parts[1]}
 
     def choose(
         self,

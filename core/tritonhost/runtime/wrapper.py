@@ -61,14 +61,11 @@ class KernelRunner:
             return
         chooser = self.choosers[index]
 
-        def with_config(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-            return {**params, **config.kwargs}, {**options, **_config_options(config)}
-
         def run(config: Any) -> None:
-            self._through_layers(index + 1, grid, *with_config(config))
+            self._through_layers(index + 1, grid, *chooser.apply(config, params, options))
 
         config = chooser.choose(params, options, run)
-        tuned_params, tuned_options = with_config(config)
+        tuned_params, tuned_options = chooser.apply(config, params, options)
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
         self._through_layers(index + 1, grid, tuned_params, tuned_options)
@@ -97,10 +94,6 @@ def known_launch_options() -> frozenset[str]:
         if status.info is not None:
             options.update(status.info.launch_options)
     return frozenset(options)
-
-
-def _config_options(config: Any) -> dict[str, Any]:
-    return {k: v for k, v in config.all_kwargs().items() if k not in config.kwargs}
 
 
 class WrappedKernel:
