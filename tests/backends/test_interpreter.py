@@ -8,6 +8,9 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice as _ld
+from triton.language.extra.cuda import libdevice as _cuda_ld
+from triton.language.extra.libdevice import exp2 as _exp2
 from triton.runtime.errors import InterpreterError
 from triton.runtime.jit import JITFunction
 
@@ -101,3 +104,68 @@ def test_loop_over_a_runtime_bound():
     out = torch.empty(1)
     tritonhost.wrap(_chunked_sum)[(1,)](x, out, 50, BLOCK=16)
     torch.testing.assert_close(out[0], x.sum())
+
+
+def test_compiling_after_interpreting_a_kernel_with_helpers():
+    # tl.sum is a @triton.jit helper: interpreting it must leave triton.language unpatched,
+    # or the next TTIR generation in this process fails.
+    from kernels import row_sum_kernel
+
+    x, out = torch.randn(2, 8), torch.empty(2)
+    tritonhost.wrap(row_sum_kernel)[(2,)](x, out, 8, 8, BLOCK=8)
+    result = tritonhost.analyze(row_sum_kernel, x, out, 8, 8, BLOCK=8)
+    assert result.exact, result.reason
+    assert result.written == ("out_ptr",)
+
+
+def test_triton_language_is_left_as_it_was():
+    from kernels import row_sum_kernel
+
+    def snapshot():
+        return {**vars(tl.core), **{f"tensor.{k}": v for k, v in vars(tl.core.tensor).items()}}
+
+    before = snapshot()
+    tritonhost.wrap(row_sum_kernel)[(2,)](torch.randn(2, 8), torch.empty(2), 8, 8, BLOCK=8)
+    after = snapshot()
+    assert [name for name in before if after.get(name) is not before[name]] == []
+
+
+@triton.jit
+def _float_scalar_methods(x_ptr, out_ptr, eps, flag, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    scale = eps.to(tl.float32) * 2 if flag else eps.to(tl.float32)
+    tl.store(out_ptr + offs, x + scale)
+
+
+def test_python_float_arrives_as_an_fp32_scalar():
+    x, out = torch.zeros(8), torch.empty(8)
+    tritonhost.wrap(_float_scalar_methods)[(1,)](x, out, 0.25, True, BLOCK=8)
+    torch.testing.assert_close(out, torch.full((8,), 0.5))
+
+
+@triton.jit
+def _libdevice_three_ways(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    tl.store(out_ptr + offs, _ld.rsqrt(x) + _cuda_ld.tanh(x) + _exp2(x) + _ld.round(x) + _ld.fmod(x, 0.75))
+
+
+@triton.jit
+def _libdevice_unsupported(x_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, _ld.j0(tl.load(x_ptr + offs)))
+
+
+def test_libdevice_by_module_by_backend_module_and_by_name():
+    x = torch.tensor([0.5, 1.5, 2.5, 3.0, 0.25, 4.0, 1.0, 2.0])
+    out = torch.empty(8)
+    tritonhost.wrap(_libdevice_three_ways)[(1,)](x, out, BLOCK=8)
+    rounded = torch.sign(x) * torch.floor(x.abs() + 0.5)  # C's round: halves away from zero
+    expected = torch.rsqrt(x) + torch.tanh(x) + torch.exp2(x) + rounded + torch.fmod(x, 0.75)
+    torch.testing.assert_close(out, expected)
+
+
+def test_libdevice_function_without_an_implementation_is_named():
+    with pytest.raises(InterpreterError, match=r"libdevice\.j0 has no implementation"):
+        tritonhost.wrap(_libdevice_unsupported)[(1,)](torch.ones(8), BLOCK=8)

@@ -5,8 +5,10 @@ Triton's interpreter is chosen when a kernel is *decorated* with
 A kernel decorated without it is a ``JITFunction``, and so are the helper
 functions it calls, which refuse to run outside a compiled kernel. While a
 kernel runs here, the interpreter mode is switched on and helper calls are
-routed to interpreted versions of the helpers. Tensors' ``__index__`` is
-mended for Triton 3.6's interpreter under NumPy 2.
+routed to interpreted versions of the helpers. Beyond Triton's interpreter,
+a Python float argument arrives as the fp32 scalar the compiled kernel sees,
+libdevice functions run on NumPy (:mod:`tritonhost_interpreter.libdevice`), and
+tensors' ``__index__`` is mended for Triton 3.6's interpreter under NumPy 2.
 
 Triton's interpreter patches ``triton.language`` process-wide while it runs, so
 launches are serialized by one lock.
@@ -15,19 +17,23 @@ launches are serialized by one lock.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
+import triton.language as tl
 from triton import knobs
 from triton.runtime import interpreter as triton_interpreter
-from triton.runtime.interpreter import InterpretedFunction
+from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
 from tritonhost.errors import DeviceMismatchError
 from tritonhost.runtime.devices import tensors_of
 from tritonhost.runtime.identity import IdentityCache
+from tritonhost_interpreter.libdevice import Replacements
 
 _lock = threading.RLock()
 _device_functions: IdentityCache[InterpretedFunction] = IdentityCache()
@@ -55,22 +61,97 @@ _original_patch_tensor = triton_interpreter._patch_lang_tensor
 
 
 def _call_helper(self: JITFunction, *args: Any, **kwargs: Any) -> Any:
-    return interpreted(self)(*args, **kwargs)
+    if _active is not None:
+        _active.patch_globals(self.fn.__globals__)
+    # Patch what the helper's module sees of triton.language (standard.py uses
+    # `core`, not `tl`) for the call only: InterpretedFunction.__call__ would patch it
+    # and never restore it, breaking every later compilation in this process.
+    try:
+        scope = triton_interpreter._patch_lang(self.fn)
+    except AssertionError:  # a helper that uses nothing from triton.language
+        scope = None
+    try:
+        return interpreted(self).rewrite()(*args, **kwargs)
+    finally:
+        if scope is not None:
+            scope.restore()
+
+
+class _Patches:
+    """Attributes and dictionary entries replaced for one launch, put back afterwards."""
+
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
+        self._globals_seen: set[int] = set()
+
+    def set_attr(self, owner: Any, name: str, value: Any) -> None:
+        old = getattr(owner, name)
+        setattr(owner, name, value)
+        self._undo.append(lambda: setattr(owner, name, old))
+
+    def set_item(self, mapping: dict[str, Any], key: str, value: Any) -> None:
+        old = mapping[key]
+        mapping[key] = value
+        self._undo.append(lambda: mapping.__setitem__(key, old))
+
+    def patch_globals(self, namespace: dict[str, Any]) -> None:
+        """Swap libdevice functions a kernel module imported by name for their interpreted versions."""
+        if id(namespace) in self._globals_seen:
+            return
+        self._globals_seen.add(id(namespace))
+        replacements = _libdevice()
+        for key, value in list(namespace.items()):
+            if callable(value):
+                stand_in = replacements.stand_in(value)
+                if stand_in is not None:
+                    self.set_item(namespace, key, stand_in)
+
+    def restore(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+_active: _Patches | None = None
+
+
+@functools.cache
+def _libdevice() -> Replacements:
+    return Replacements()
+
+
+def _convert_argument(arg: Any) -> Any:
+    # The compiled kernel sees a Python float as an fp32 scalar; Triton's interpreter
+    # passes the float itself, so `eps.to(tl.float32)` fails there. Give it the fp32
+    # scalar. Bools become int1 scalars (Triton 3.6's interpreter stores them as int32).
+    if isinstance(arg, bool):
+        return tl.tensor(TensorHandle(np.array([arg], dtype=np.bool_), tl.int1), tl.int1)
+    if isinstance(arg, float):
+        return tl.tensor(TensorHandle(np.array([arg], dtype=np.float32), tl.float32), tl.float32)
+    return _original_convert(arg)
+
+
+_original_convert = triton_interpreter._implicit_cvt
 
 
 @contextlib.contextmanager
-def interpreting() -> Iterator[None]:
-    """Interpreter mode for the current launch: knobs set, helper calls routed, others waiting."""
+def interpreting(fn: Callable[..., Any]) -> Iterator[None]:
+    """Interpreter mode for one launch of ``fn``: knobs set, helpers and libdevice routed, others waiting."""
+    global _active
     with _lock, knobs.runtime.scope():
         knobs.runtime.interpret = True
-        original = JITFunction.__call__
-        JITFunction.__call__ = _call_helper  # type: ignore[method-assign]
-        triton_interpreter._patch_lang_tensor = _patch_tensor_methods
+        patches = _Patches()
+        _active = patches
         try:
+            patches.set_attr(JITFunction, "__call__", _call_helper)
+            patches.set_attr(triton_interpreter, "_patch_lang_tensor", _patch_tensor_methods)
+            patches.set_attr(triton_interpreter, "_implicit_cvt", _convert_argument)
+            for module, name, stand_in in _libdevice().module_patches:
+                patches.set_attr(module, name, stand_in)
+            patches.patch_globals(fn.__globals__)
             yield
         finally:
-            JITFunction.__call__ = original  # type: ignore[method-assign]
-            triton_interpreter._patch_lang_tensor = _original_patch_tensor
+            patches.restore()
+            _active = None
 
 
 def check_tensors(params: dict[str, Any], backend: str) -> None:

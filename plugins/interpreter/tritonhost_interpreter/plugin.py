@@ -43,7 +43,7 @@ class InterpreterLauncher:
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
-        with interpreting():
+        with interpreting(self.fn.fn):
             self.fn.run(grid=grid, warmup=False, **params)
 
 

@@ -1,0 +1,39 @@
+"""Library-style kernels: checked against PyTorch on the interpreter (CPU) and on a GPU,
+and analysed exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import tritonhost
+from library_cases import CASES
+
+
+def _run_and_check(case, device: str) -> None:
+    torch.manual_seed(0)
+    setup = case.setup(device)
+    tritonhost.wrap(case.kernel)[setup.grid](*setup.args, **setup.kwargs)
+    for got, expected in zip(setup.outputs(), setup.expected, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_on_the_interpreter(case, interpreter):
+    _run_and_check(case, "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_on_the_gpu(case):
+    with tritonhost.use_backend("cuda"):
+        _run_and_check(case, "cuda")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_analysis_is_exact(case):
+    setup = case.setup("cpu")
+    result = tritonhost.analyze(case.kernel, *setup.args, **setup.kwargs)
+    assert result.exact, result.reason
+    assert result.written == case.written
+    assert result.read == case.read
