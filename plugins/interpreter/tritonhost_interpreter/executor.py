@@ -94,6 +94,10 @@ class _Patches:
         mapping[key] = value
         self._undo.append(lambda: mapping.__setitem__(key, old))
 
+    def update(self, namespace: dict[str, Any], new: dict[str, Any], old: dict[str, Any]) -> None:
+        namespace.update(new)
+        self._undo.append(lambda: namespace.update(old))
+
     def patch_globals(self, namespace: dict[str, Any]) -> None:
         """Swap libdevice functions a kernel module imported by name for their interpreted versions."""
         if id(namespace) in self._globals_seen:
@@ -145,8 +149,8 @@ def interpreting(fn: Callable[..., Any]) -> Iterator[None]:
             patches.set_attr(JITFunction, "__call__", _call_helper)
             patches.set_attr(triton_interpreter, "_patch_lang_tensor", _patch_tensor_methods)
             patches.set_attr(triton_interpreter, "_implicit_cvt", _convert_argument)
-            for module, name, stand_in in _libdevice().module_patches:
-                patches.set_attr(module, name, stand_in)
+            for module, originals, stand_ins in _libdevice().modules:
+                patches.update(vars(module), stand_ins, originals)
             patches.patch_globals(fn.__globals__)
             yield
         finally:

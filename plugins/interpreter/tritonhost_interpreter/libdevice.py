@@ -129,13 +129,17 @@ class Replacements:
 
     def __init__(self) -> None:
         self.by_original: dict[int, tuple[Any, Callable[..., Any]]] = {}
-        self.module_patches: list[tuple[ModuleType, str, Callable[..., Any]]] = []
+        #: (module, its original functions, their stand-ins), applied with one dict update each.
+        self.modules: list[tuple[ModuleType, dict[str, Any], dict[str, Any]]] = []
         for module in _modules():
+            originals: dict[str, Any] = {}
+            stand_ins: dict[str, Any] = {}
             for name, original in _public_functions(module):
                 entry = _FUNCTIONS.get(name)
                 stand_in = _interpreted(name, *entry) if entry else _missing(name)
                 self.by_original[id(original)] = (original, stand_in)
-                self.module_patches.append((module, name, stand_in))
+                originals[name], stand_ins[name] = original, stand_in
+            self.modules.append((module, originals, stand_ins))
 
     def stand_in(self, value: Any) -> Callable[..., Any] | None:
         entry = self.by_original.get(id(value))
