@@ -6,6 +6,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
+
 from tritonhost.errors import GridError
 
 Grid3 = tuple[int, int, int]
@@ -20,8 +22,11 @@ def as_grid3(grid: Any) -> Grid3:
         grid = (grid,)
     if not 1 <= len(grid) <= 3:
         raise GridError(f"a launch grid has 1 to 3 dimensions, got {len(grid)}: {grid!r}")
-    dims = []
+    dims: list[Any] = []
     for size in grid:
+        if isinstance(size, torch.SymInt):  # a symbolic size stays symbolic in a traced graph
+            dims.append(size)
+            continue
         try:
             dim = operator.index(size)
         except TypeError:

@@ -21,6 +21,7 @@ from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
+from tritonhost.tracing.entry import is_tracing, trace_launch
 
 
 class KernelRunner:
@@ -147,6 +148,9 @@ class Launch:
         self.grid = grid
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
+        if is_tracing(args, kwargs):
+            trace_launch(self.wrapped, self.grid, args, kwargs)
+            return
         self.wrapped.runner().launch(self.grid, args, kwargs)
 
 

@@ -1,0 +1,1 @@
+"""Tracing and functionalization: kernel launches as higher-order operators in PyTorch graphs."""

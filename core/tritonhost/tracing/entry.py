@@ -1,0 +1,54 @@
+"""How a launch enters a graph: under a tracer it becomes a ``tritonhost_kernel_mutation`` node.
+
+A launch is traced when PyTorch is capturing: a dispatch mode is active (make_fx,
+FakeTensor mode, export's functionalization), or an argument is a functional
+tensor (``torch.func.functionalize``). The check is a few C calls, so eager
+launches stay on their fast path. A FakeTensor outside its mode is no trace: the
+backend refuses it with an error that names the argument.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from tritonhost.tracing.operators import tritonhost_kernel_mutation
+from tritonhost.tracing.side_table import Constants, side_table
+
+if TYPE_CHECKING:
+    from tritonhost.runtime.wrapper import WrappedKernel
+
+_GRAPH_SCALARS = (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
+_dispatch_stack_depth = torch._C._len_torch_dispatch_stack
+_is_functional = torch._is_functional_tensor
+
+
+def is_tracing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether this launch happens under a PyTorch tracer rather than eagerly."""
+    if _dispatch_stack_depth():
+        return True
+    # torch.func.functionalize wraps tensors without a dispatch mode.
+    return any(isinstance(value, torch.Tensor) and _is_functional(value) for value in (*args, *kwargs.values()))
+
+
+def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Record the launch as a ``tritonhost_kernel_mutation`` call (which runs it, if the tracer runs ops)."""
+    params, options = wrapped.runner().binder.bind(args, kwargs)
+    model = wrapped.model
+    in_graph = {
+        name: value
+        for name, value in params.items()
+        if name not in model.constexprs and isinstance(value, (torch.Tensor, *_GRAPH_SCALARS))
+    }
+    constants = Constants(
+        params={name: value for name, value in params.items() if name not in in_graph},
+        options=options,
+        grid=grid if callable(grid) else None,
+    )
+    tritonhost_kernel_mutation(
+        kernel_idx=side_table.add_kernel(wrapped.kernel),
+        constant_args_idx=side_table.add_constants(constants),
+        grid=None if callable(grid) else tuple(grid),
+        kwargs=in_graph,
+    )

@@ -1,0 +1,235 @@
+"""The two higher-order operators a traced kernel launch becomes.
+
+``tritonhost_kernel_mutation`` launches a kernel that writes its tensor
+arguments in place, as eager code does. Functionalization rewrites it into
+``tritonhost_kernel_functional``, which clones only the tensors the kernel
+writes (from :func:`tritonhost.analyze`; every tensor when the analysis is not
+exact), launches on the clones, and returns them by parameter name; the graph
+then treats the originals as replaced by those clones.
+
+Each operator has implementations for eager execution (through the selected
+backend), FakeTensor mode and the Meta key (no kernel runs), proxy tracing
+(``make_fx``) and functionalization. Both names differ from PyTorch's own
+operators, which stay registered beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+from torch._C import DispatchKey
+from torch._higher_order_ops.utils import register_fake
+from torch._ops import HigherOrderOperator
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.proxy_tensor import (
+    ProxyTorchDispatchMode,
+    disable_proxy_modes_tracing,
+    track_tensor_tree,
+)
+
+from tritonhost.tracing.side_table import side_table
+
+Grid = Sequence[Any] | None
+
+
+class TritonhostKernelMutation(HigherOrderOperator):
+    """Launch a kernel that may write its tensor arguments in place. Returns None."""
+
+    def __init__(self) -> None:
+        super().__init__("tritonhost_kernel_mutation", cacheable=True)
+
+    def __call__(  # type: ignore[override]
+        self, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+    ) -> None:
+        return super().__call__(  # type: ignore[no-any-return]
+            kernel_idx=kernel_idx, constant_args_idx=constant_args_idx, grid=grid, kwargs=kwargs
+        )
+
+
+class TritonhostKernelFunctional(HigherOrderOperator):
+    """Launch a kernel on clones of ``tensors_to_clone``; return the clones by parameter name."""
+
+    def __init__(self) -> None:
+        super().__init__("tritonhost_kernel_functional", cacheable=True)
+
+    def __call__(  # type: ignore[override]
+        self,
+        *,
+        kernel_idx: int,
+        constant_args_idx: int,
+        grid: Grid,
+        kwargs: dict[str, Any],
+        tensors_to_clone: list[str],
+    ) -> dict[str, Any]:
+        return super().__call__(  # type: ignore[no-any-return]
+            kernel_idx=kernel_idx,
+            constant_args_idx=constant_args_idx,
+            grid=grid,
+            kwargs=kwargs,
+            tensors_to_clone=tensors_to_clone,
+        )
+
+
+tritonhost_kernel_mutation = TritonhostKernelMutation()
+tritonhost_kernel_functional = TritonhostKernelFunctional()
+
+
+def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: Mapping[str, Any]) -> None:
+    """Run the launch a node stands for, on the selected backend."""
+    from tritonhost.runtime.wrapper import wrap
+
+    constants = side_table.constants(constant_args_idx)
+    launch_grid = constants.grid if grid is None else tuple(int(size) for size in grid)
+    wrap(side_table.kernel(kernel_idx))[launch_grid](**kwargs, **constants.params, **constants.options)
+
+
+def written_tensors(kernel_idx: int, constant_args_idx: int, kwargs: Mapping[str, Any]) -> list[str]:
+    """The tensor arguments the launch writes, as the analysis finds them."""
+    from tritonhost.analysis import analyze_call
+
+    constants = side_table.constants(constant_args_idx)
+    result = analyze_call(side_table.kernel(kernel_idx), (), {**kwargs, **constants.params})
+    return [name for name in result.written if isinstance(kwargs.get(name), torch.Tensor)]
+
+
+def clone_with_strides(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy with the same sizes and strides: kernels index memory through the strides they are given."""
+    out = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device=tensor.device)
+    return out.copy_(tensor)
+
+
+# --- mutation ---------------------------------------------------------------------------------
+
+
+@tritonhost_kernel_mutation.py_impl(DispatchKey.CompositeExplicitAutograd)
+def _mutation_dense(*, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]) -> None:
+    launch_eagerly(kernel_idx, constant_args_idx, grid, kwargs)
+
+
+@tritonhost_kernel_mutation.py_impl(FakeTensorMode)
+def _mutation_fake(
+    mode: FakeTensorMode, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+) -> None:
+    return None  # fake tensors hold no data; metadata does not change
+
+
+@tritonhost_kernel_mutation.py_impl(DispatchKey.Meta)
+def _mutation_meta(*, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]) -> None:
+    return None
+
+
+def _trace(mode: ProxyTorchDispatchMode, operator: HigherOrderOperator, node_kwargs: dict[str, Any]) -> Any:
+    with disable_proxy_modes_tracing():
+        out = operator(**node_kwargs)
+    proxy_kwargs = pytree.tree_map(mode.tracer.unwrap_proxy, node_kwargs)  # type: ignore[union-attr]
+    proxy = mode.tracer.create_proxy("call_function", operator, (), proxy_kwargs, name=operator.__name__)
+    return track_tensor_tree(out, proxy, constant=None, tracer=mode.tracer)
+
+
+@tritonhost_kernel_mutation.py_impl(ProxyTorchDispatchMode)
+def _mutation_proxy(
+    mode: ProxyTorchDispatchMode, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+) -> None:
+    _trace(
+        mode,
+        tritonhost_kernel_mutation,
+        {"kernel_idx": kernel_idx, "constant_args_idx": constant_args_idx, "grid": grid, "kwargs": kwargs},
+    )
+
+
+@tritonhost_kernel_mutation.py_functionalize_impl
+def _mutation_functionalize(
+    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+) -> None:
+    unwrapped = ctx.unwrap_tensors(kwargs)
+    written = written_tensors(kernel_idx, constant_args_idx, unwrapped)
+    with ctx.redispatch_to_next():
+        outputs = tritonhost_kernel_functional(
+            kernel_idx=kernel_idx,
+            constant_args_idx=constant_args_idx,
+            grid=grid,
+            kwargs=unwrapped,
+            tensors_to_clone=written,
+        )
+    for name, value in outputs.items():
+        original = kwargs[name]
+        ctx.replace(original, value)
+        ctx.mark_mutation_hidden_from_autograd(original)
+        ctx.commit_update(original)
+        ctx.sync(original)
+
+
+# --- functional -------------------------------------------------------------------------------
+
+
+@tritonhost_kernel_functional.py_impl(DispatchKey.CompositeExplicitAutograd)
+def _functional_dense(
+    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+) -> dict[str, Any]:
+    launched = {name: clone_with_strides(v) if name in tensors_to_clone else v for name, v in kwargs.items()}
+    launch_eagerly(kernel_idx, constant_args_idx, grid, launched)
+    return {name: launched[name] for name in tensors_to_clone}
+
+
+@register_fake(tritonhost_kernel_functional)
+def _functional_fake(
+    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+) -> dict[str, Any]:
+    return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+
+
+@tritonhost_kernel_functional.py_impl(ProxyTorchDispatchMode)
+def _functional_proxy(
+    mode: ProxyTorchDispatchMode,
+    *,
+    kernel_idx: int,
+    constant_args_idx: int,
+    grid: Grid,
+    kwargs: dict[str, Any],
+    tensors_to_clone: list[str],
+) -> dict[str, Any]:
+    return _trace(  # type: ignore[no-any-return]
+        mode,
+        tritonhost_kernel_functional,
+        {
+            "kernel_idx": kernel_idx,
+            "constant_args_idx": constant_args_idx,
+            "grid": grid,
+            "kwargs": kwargs,
+            "tensors_to_clone": tensors_to_clone,
+        },
+    )
+
+
+@tritonhost_kernel_functional.py_functionalize_impl
+def _functional_functionalize(
+    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+) -> dict[str, Any]:
+    unwrapped = ctx.unwrap_tensors(kwargs)
+    with ctx.redispatch_to_next():
+        outputs = tritonhost_kernel_functional(
+            kernel_idx=kernel_idx,
+            constant_args_idx=constant_args_idx,
+            grid=grid,
+            kwargs=unwrapped,
+            tensors_to_clone=tensors_to_clone,
+        )
+        return ctx.wrap_tensors(outputs)  # type: ignore[no-any-return]
+
+
+# Keys these operators need no behaviour for: let dispatch pass through them.
+for _operator in (tritonhost_kernel_mutation, tritonhost_kernel_functional):
+    for _key in (
+        DispatchKey.PythonDispatcher,
+        DispatchKey.PythonTLSSnapshot,
+        DispatchKey.ADInplaceOrView,
+        DispatchKey.BackendSelect,
+        DispatchKey.AutocastCPU,
+        DispatchKey.AutocastCUDA,
+        DispatchKey.AutogradCPU,
+        DispatchKey.AutogradCUDA,
+    ):
+        _operator.fallthrough(_key)

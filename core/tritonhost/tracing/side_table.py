@@ -1,0 +1,61 @@
+"""The side table: kernels and non-graphable launch arguments, by integer id.
+
+A graph node may carry only values PyTorch can put in a graph (tensors, numbers,
+SymInts, containers of them). A launch's kernel, its constexpr values, a grid
+given as a function, launch options and configs go into this table, and the
+node carries their ids.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Constants:
+    """What a launch passes that a graph cannot hold."""
+
+    #: Kernel parameters that are not graph values (constexprs, None, dtypes...).
+    params: Mapping[str, Any]
+    #: Launch options (``num_warps``...).
+    options: Mapping[str, Any]
+    #: The grid, when it is a function of the meta-parameters (else it is in the graph).
+    grid: Any = None
+
+
+class SideTable:
+    """A thread-safe registry of kernels (deduplicated by identity) and launch constants."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kernels: list[Any] = []
+        self._kernel_ids: dict[int, int] = {}
+        self._constants: list[Constants] = []
+
+    def add_kernel(self, kernel: Any) -> int:
+        with self._lock:
+            index = self._kernel_ids.get(id(kernel))
+            if index is None or self._kernels[index] is not kernel:
+                index = len(self._kernels)
+                self._kernels.append(kernel)  # held for the process's life, so the id stays valid
+                self._kernel_ids[id(kernel)] = index
+            return index
+
+    def kernel(self, index: int) -> Any:
+        return self._kernels[index]
+
+    def add_constants(self, constants: Constants) -> int:
+        with self._lock:
+            self._constants.append(constants)
+            return len(self._constants) - 1
+
+    def constants(self, index: int) -> Constants:
+        return self._constants[index]
+
+
+#: The process's side table.
+side_table = SideTable()
