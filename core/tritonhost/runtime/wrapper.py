@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import torch
+
 from tritonhost.compat.options import triton_launch_options
 from tritonhost.errors import KernelArgumentError
 from tritonhost.host import discovery
@@ -21,7 +23,9 @@ from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
-from tritonhost.tracing.entry import is_tracing, trace_launch
+from tritonhost.tracing.dynamo import compiled_launch, is_compiling
+from tritonhost.tracing.entry import grids_per_config, is_tracing, trace_launch
+from tritonhost.tracing.side_table import side_table
 
 
 class KernelRunner:
@@ -100,11 +104,13 @@ def known_launch_options() -> frozenset[str]:
 class WrappedKernel:
     """A Triton kernel launched through tritonhost: ``wrapped[grid](*args, **kwargs)``."""
 
-    __slots__ = ("__weakref__", "_lock", "_runners", "kernel", "model")
+    __slots__ = ("__weakref__", "_lock", "_runners", "kernel", "model", "table_index")
 
     def __init__(self, kernel: Any) -> None:
         self.kernel = kernel
         self.model = model_of(kernel)
+        #: This kernel's id in the tracing side table: what a compiled graph refers to it by.
+        self.table_index = side_table.add_wrapped(self)
         self._runners: dict[Backend, KernelRunner] = {}
         self._lock = threading.Lock()
 
@@ -113,7 +119,14 @@ class WrappedKernel:
 
     def __getitem__(self, grid: grids.GridSpec) -> Launch:
         """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
-        return Launch(self, grid if callable(grid) else grids.as_grid3(grid))
+        return Launch(self, GridFunction(grid) if callable(grid) else grids.as_grid3(grid))
+
+    # Identity is equality: Dynamo guards on a wrapped kernel as a constant.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
 
     def run(self, *args: Any, grid: grids.GridSpec, **kwargs: Any) -> None:
         """Launch on ``grid``; the same as ``self[grid](*args, **kwargs)``."""
@@ -138,6 +151,24 @@ class WrappedKernel:
         return runner
 
 
+class GridFunction:
+    """A grid given as a function of the meta-parameters (a constant to Dynamo, compared by identity)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, meta: Any) -> Any:
+        return self.fn(meta)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
 class Launch:
     """A kernel with its grid fixed, waiting for its arguments."""
 
@@ -148,6 +179,12 @@ class Launch:
         self.grid = grid
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
+        if is_compiling():
+            grid = self.grid
+            if isinstance(grid, GridFunction):
+                grid = grids_per_config(self.wrapped.model, grid.fn, args, kwargs)
+            compiled_launch(self.wrapped.table_index, grid, args, kwargs)
+            return
         if is_tracing(args, kwargs):
             trace_launch(self.wrapped, self.grid, args, kwargs)
             return
@@ -163,12 +200,21 @@ def wrap(kernel: Any) -> WrappedKernel:
     ``kernel`` is a ``@triton.jit`` function, optionally under ``@triton.autotune``
     and ``@triton.heuristics``. Constexprs are passed by keyword; an autotuned
     kernel's tuned values are not passed. Wrapping the same kernel twice returns
-    the same object, so ``wrap`` may be called inline on every launch.
+    the same object, so ``wrap`` may be called inline on every launch, also
+    inside ``torch.compile``.
     """
     if isinstance(kernel, WrappedKernel):
         return kernel
+    return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
+
+
+# Dynamo runs this at trace time and keeps the int (it cannot trace the first wrap of a
+# kernel: a lock, and inspect.signature); the WrappedKernel is then read from the side
+# table, a global Dynamo can guard on.
+@torch.compiler.assume_constant_result
+def _wrapped_index(kernel: Any) -> int:
     wrapped = _wrapped.get(kernel)
     if wrapped is None:
         model_of(kernel)  # a clear error for what is not a kernel, before caching anything
         wrapped = _wrapped.get_or_make(kernel, WrappedKernel)
-    return wrapped
+    return wrapped.table_index

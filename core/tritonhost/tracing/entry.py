@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tritonhost.runtime.grid import as_grid3
+from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel
 from tritonhost.tracing.operators import tritonhost_kernel_mutation
 from tritonhost.tracing.side_table import Constants, side_table
 
@@ -32,6 +34,42 @@ def is_tracing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return any(isinstance(value, torch.Tensor) and _is_functional(value) for value in (*args, *kwargs.values()))
 
 
+def grids_per_config(model: KernelModel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """A grid function evaluated for each autotune config (once if none), heuristics applied.
+
+    Dynamo cannot carry a function into the graph, so a launch under torch.compile
+    evaluates its grid here, in traced code, into tuples of ints and SymInts.
+    """
+    meta = {**model.defaults, **dict(zip(model.arg_names, args)), **kwargs}
+    autotune = next((layer for layer in model.layers if isinstance(layer, AutotuneLayer)), None)
+    configs = autotune.configs if autotune is not None else (None,)
+    grids = []
+    for config in configs:
+        variant = dict(meta) if config is None else {**meta, **config.all_kwargs()}
+        for layer in model.layers:
+            if isinstance(layer, HeuristicsLayer):
+                for name, heuristic in layer.values.items():
+                    variant[name] = heuristic(variant)
+        grids.append(as_grid3(grid(variant)))
+    return grids
+
+
+def pick_config_grid(model: KernelModel, grids: list[Any]) -> Any:
+    """A grid function choosing, among ``grids`` (one per autotune config), the chosen config's."""
+    autotune = next((layer for layer in model.layers if isinstance(layer, AutotuneLayer)), None)
+    if autotune is None or len(grids) == 1:
+        return grids[0]
+    configs = autotune.configs
+
+    def grid(meta: dict[str, Any]) -> Any:
+        for config, config_grid in zip(configs, grids):
+            if all(meta.get(name) == value for name, value in config.kwargs.items()):
+                return config_grid
+        return grids[0]
+
+    return grid
+
+
 def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Record the launch as a ``tritonhost_kernel_mutation`` call (which runs it, if the tracer runs ops)."""
     params, options = wrapped.runner().binder.bind(args, kwargs)
@@ -46,9 +84,15 @@ def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwarg
         options=options,
         grid=grid if callable(grid) else None,
     )
+    if callable(grid):
+        graph_grid = None
+    elif isinstance(grid, list):  # one grid per autotune config, from grids_per_config
+        graph_grid = [tuple(g) for g in grid]
+    else:
+        graph_grid = [tuple(grid)]
     tritonhost_kernel_mutation(
         kernel_idx=side_table.add_kernel(wrapped.kernel),
         constant_args_idx=side_table.add_constants(constants),
-        grid=None if callable(grid) else tuple(grid),
+        grid=graph_grid,
         kwargs=in_graph,
     )

@@ -32,7 +32,9 @@ from torch.fx.experimental.proxy_tensor import (
 
 from tritonhost.tracing.side_table import side_table
 
-Grid = Sequence[Any] | None
+#: One grid per autotune config (a single one for other kernels), or None when the grid
+#: is a function kept in the side table.
+Grid = Sequence[Sequence[Any]] | None
 
 
 class TritonhostKernelMutation(HigherOrderOperator):
@@ -80,10 +82,15 @@ tritonhost_kernel_functional = TritonhostKernelFunctional()
 def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: Mapping[str, Any]) -> None:
     """Run the launch a node stands for, on the selected backend."""
     from tritonhost.runtime.wrapper import wrap
+    from tritonhost.tracing.entry import pick_config_grid
 
     constants = side_table.constants(constant_args_idx)
-    launch_grid = constants.grid if grid is None else tuple(int(size) for size in grid)
-    wrap(side_table.kernel(kernel_idx))[launch_grid](**kwargs, **constants.params, **constants.options)
+    wrapped = wrap(side_table.kernel(kernel_idx))
+    if grid is None:
+        launch_grid = constants.grid
+    else:
+        launch_grid = pick_config_grid(wrapped.model, [tuple(int(size) for size in g) for g in grid])
+    wrapped[launch_grid](**kwargs, **constants.params, **constants.options)
 
 
 def written_tensors(kernel_idx: int, constant_args_idx: int, kwargs: Mapping[str, Any]) -> list[str]:

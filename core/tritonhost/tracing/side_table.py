@@ -35,6 +35,7 @@ class SideTable:
         self._kernels: list[Any] = []
         self._kernel_ids: dict[int, int] = {}
         self._constants: list[Constants] = []
+        self._wrapped: list[Any] = []
 
     def add_kernel(self, kernel: Any) -> int:
         with self._lock:
@@ -44,6 +45,15 @@ class SideTable:
                 self._kernels.append(kernel)  # held for the process's life, so the id stays valid
                 self._kernel_ids[id(kernel)] = index
             return index
+
+    def add_wrapped(self, wrapped: Any) -> int:
+        """Register a ``WrappedKernel`` (made once per kernel); compiled graphs name it by this id."""
+        with self._lock:
+            self._wrapped.append(wrapped)
+            return len(self._wrapped) - 1
+
+    def wrapped(self, index: int) -> Any:
+        return self._wrapped[index]
 
     def kernel(self, index: int) -> Any:
         return self._kernels[index]
