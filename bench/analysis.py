@@ -25,9 +25,8 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "analysis"))
 
-from corpus import CASES
-
 import tritonhost
+from corpus import CASES
 from tritonhost.analysis import analyzer
 from tritonhost.runtime.kernel import model_of
 

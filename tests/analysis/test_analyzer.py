@@ -10,11 +10,11 @@ import sympy
 import torch
 import triton
 import triton.language as tl
-from corpus import copy, impure_inline_asm, runtime_flag, t
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
 import tritonhost
+from corpus import copy, impure_inline_asm, runtime_flag, t
 from tritonhost.analysis import analyzer
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from corpus import CASES, INEXACT, INEXACT_REASONS
 
 import tritonhost
+from corpus import CASES, INEXACT, INEXACT_REASONS
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

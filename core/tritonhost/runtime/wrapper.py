@@ -23,8 +23,8 @@ from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
-from tritonhost.tracing.dynamo import compiled_launch, is_compiling
-from tritonhost.tracing.entry import grids_per_config, is_tracing, trace_launch
+from tritonhost.tracing.dynamo import is_compiling, launch_compiled
+from tritonhost.tracing.entry import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table
 
 
@@ -119,14 +119,7 @@ class WrappedKernel:
 
     def __getitem__(self, grid: grids.GridSpec) -> Launch:
         """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
-        return Launch(self, GridFunction(grid) if callable(grid) else grids.as_grid3(grid))
-
-    # Identity is equality: Dynamo guards on a wrapped kernel as a constant.
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
+        return Launch(self, grid if callable(grid) else grids.as_grid3(grid))
 
     def run(self, *args: Any, grid: grids.GridSpec, **kwargs: Any) -> None:
         """Launch on ``grid``; the same as ``self[grid](*args, **kwargs)``."""
@@ -151,24 +144,6 @@ class WrappedKernel:
         return runner
 
 
-class GridFunction:
-    """A grid given as a function of the meta-parameters (a constant to Dynamo, compared by identity)."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Any) -> None:
-        self.fn = fn
-
-    def __call__(self, meta: Any) -> Any:
-        return self.fn(meta)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
-
-
 class Launch:
     """A kernel with its grid fixed, waiting for its arguments."""
 
@@ -180,10 +155,7 @@ class Launch:
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if is_compiling():
-            grid = self.grid
-            if isinstance(grid, GridFunction):
-                grid = grids_per_config(self.wrapped.model, grid.fn, args, kwargs)
-            compiled_launch(self.wrapped.table_index, grid, args, kwargs)
+            launch_compiled(self.wrapped, self.grid, args, kwargs)
             return
         if is_tracing(args, kwargs):
             trace_launch(self.wrapped, self.grid, args, kwargs)

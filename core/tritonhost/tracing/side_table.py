@@ -36,6 +36,7 @@ class SideTable:
         self._kernel_ids: dict[int, int] = {}
         self._constants: list[Constants] = []
         self._wrapped: list[Any] = []
+        self._compile_constants: list[dict[str, Any]] = []
 
     def add_kernel(self, kernel: Any) -> int:
         with self._lock:
@@ -54,6 +55,15 @@ class SideTable:
 
     def wrapped(self, index: int) -> Any:
         return self._wrapped[index]
+
+    def add_compile_constants(self, values: dict[str, Any]) -> int:
+        """Constants of one launch site in a torch.compile region (constexprs, None, options)."""
+        with self._lock:
+            self._compile_constants.append(values)
+            return len(self._compile_constants) - 1
+
+    def compile_constants(self, index: int) -> dict[str, Any]:
+        return self._compile_constants[index]
 
     def kernel(self, index: int) -> Any:
         return self._kernels[index]

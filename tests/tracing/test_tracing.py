@@ -1,0 +1,89 @@
+"""Kernel launches under make_fx, functionalization, torch.export and torch.compile, on the interpreter."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+
+import tritonhost
+from kernels import add_kernel, relu_inplace_kernel
+from programs import PROGRAMS
+
+pytestmark = pytest.mark.usefixtures("interpreter")
+
+
+def _inputs(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(n), torch.randn(n)
+
+
+def _ops(graph_module: torch.fx.GraphModule) -> list[str]:
+    return [str(node.target) for node in graph_module.graph.nodes if node.op == "call_function"]
+
+
+def test_make_fx_records_the_mutating_operator():
+    def fn(x, y):
+        out = torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
+        return out
+
+    graph = make_fx(fn, tracing_mode="fake")(*_inputs())
+    (node,) = [n for n in graph.graph.nodes if "tritonhost_kernel_mutation" in str(n.target)]
+    assert set(node.kwargs["kwargs"]) == {"x_ptr", "y_ptr", "out_ptr", "n_elements"}  # BLOCK is a constant
+    assert node.kwargs["grid"] == [(2, 1, 1)]
+
+
+def test_functionalization_clones_only_written_tensors():
+    def fn(x, y):
+        out = torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
+        tritonhost.wrap(relu_inplace_kernel)[(1,)](out, out.numel())
+        return out
+
+    graph = make_fx(torch.func.functionalize(fn), tracing_mode="fake")(*_inputs())
+    functional = [n for n in graph.graph.nodes if "tritonhost_kernel_functional" in str(n.target)]
+    assert [n.kwargs["tensors_to_clone"] for n in functional] == [["out_ptr"], ["x_ptr"]]
+    assert not any("mutation" in op for op in _ops(graph))
+    assert not any("clone" in op or "copy" in op for op in _ops(graph))  # no copy of x or y
+    x, y = _inputs()
+    torch.testing.assert_close(graph(x, y), torch.relu(x + y))
+
+
+def test_inexact_analysis_clones_every_tensor_argument():
+    from corpus import impure_inline_asm  # tests/analysis: not exactly analysable
+
+    def fn(x):
+        out = torch.empty_like(x)
+        impure_inline_asm_launch = tritonhost.wrap(impure_inline_asm)[(1,)]
+        impure_inline_asm_launch(x, out, BLOCK=16)
+        return out
+
+    graph = make_fx(torch.func.functionalize(fn), tracing_mode="fake")(torch.randn(16))
+    (node,) = [n for n in graph.graph.nodes if "tritonhost_kernel_functional" in str(n.target)]
+    assert node.kwargs["tensors_to_clone"] == ["x_ptr", "out_ptr"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_export_round_trip(program):
+    class Module(torch.nn.Module):
+        def forward(self, x, y):
+            return program.fn(x, y)
+
+    x, y = _inputs()
+    exported = torch.export.export(Module(), (x.clone(), y.clone()), strict=False)
+    torch.testing.assert_close(exported.module()(x.clone(), y.clone()), program.reference(x.clone(), y.clone()))
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_compile_fullgraph_matches_eager(program, dynamic):
+    torch._dynamo.reset()
+    compiled = torch.compile(program.fn, backend="aot_eager", fullgraph=True, dynamic=dynamic)
+    for n in (32, 48) if dynamic else (32,):
+        x, y = _inputs(n)
+        expected = program.reference(x.clone(), y.clone())
+        x_eager, y_eager = x.clone(), y.clone()
+        torch.testing.assert_close(program.fn(x_eager, y_eager), expected)
+        x_compiled, y_compiled = x.clone(), y.clone()
+        torch.testing.assert_close(compiled(x_compiled, y_compiled), expected)
+        torch.testing.assert_close(x_compiled, x_eager)  # input mutations happen as in eager
