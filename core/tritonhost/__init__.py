@@ -18,6 +18,7 @@ from importlib import metadata as _metadata
 from tritonhost import analysis
 from tritonhost.analysis import Analysis, analyze
 from tritonhost.errors import (
+    AliasingError,
     BackendError,
     BackendHookMissingError,
     BackendUnusableError,
@@ -63,6 +64,7 @@ def current_backend() -> str:
 
 
 __all__ = [
+    "AliasingError",
     "Analysis",
     "Backend",
     "BackendError",

@@ -53,3 +53,7 @@ class UnsupportedFeatureError(TritonhostError):
 
 class NotAKernelError(TritonhostError, TypeError):
     """Something that is not a Triton kernel was given where one is needed."""
+
+
+class AliasingError(TritonhostError, RuntimeError):
+    """A traced launch writes a tensor that another argument views differently."""

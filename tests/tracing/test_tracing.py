@@ -87,3 +87,25 @@ def test_compile_fullgraph_matches_eager(program, dynamic):
         x_compiled, y_compiled = x.clone(), y.clone()
         torch.testing.assert_close(compiled(x_compiled, y_compiled), expected)
         torch.testing.assert_close(x_compiled, x_eager)  # input mutations happen as in eager
+
+
+def test_same_tensor_read_and_written_keeps_eager_semantics():
+    def fn(x, y):
+        out = x * 1
+        tritonhost.wrap(add_kernel)[(2,)](out, y, out, out.numel(), BLOCK=16)  # out += y
+        return out
+
+    graph = make_fx(torch.func.functionalize(fn), tracing_mode="fake")(*_inputs())
+    x, y = _inputs()
+    torch.testing.assert_close(graph(x, y), x + y)
+
+
+def test_overlapping_views_with_a_write_are_refused():
+    def fn(x, y):
+        base = x * 1
+        first, second = base[:16], base[8:24]  # overlapping views of one storage
+        tritonhost.wrap(add_kernel)[(1,)](first, y[:16], second, 16, BLOCK=16)
+        return base
+
+    with pytest.raises(tritonhost.AliasingError, match="'out_ptr' and 'x_ptr' are different views"):
+        make_fx(torch.func.functionalize(fn), tracing_mode="fake")(*_inputs())

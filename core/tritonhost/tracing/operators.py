@@ -30,6 +30,7 @@ from torch.fx.experimental.proxy_tensor import (
     track_tensor_tree,
 )
 
+from tritonhost.errors import AliasingError
 from tritonhost.tracing.side_table import side_table
 
 #: One grid per autotune config (a single one for other kernels), or None when the grid
@@ -108,6 +109,29 @@ def clone_with_strides(tensor: torch.Tensor) -> torch.Tensor:
     return out.copy_(tensor)
 
 
+def check_aliasing(kernel: Any, kwargs: Mapping[str, Any], written: Sequence[str]) -> None:
+    """Refuse a written tensor that shares memory with another argument, unless it is the same tensor.
+
+    One tensor passed twice works: the clone stands for both. Two different views
+    of one storage cannot keep eager semantics once the written one is cloned.
+    """
+    from torch.multiprocessing.reductions import StorageWeakRef
+
+    for name in written:
+        target = kwargs[name]
+        storage = StorageWeakRef(target.untyped_storage())
+        for other_name, other in kwargs.items():
+            if other_name == name or not isinstance(other, torch.Tensor) or other is target:
+                continue
+            if StorageWeakRef(other.untyped_storage()) == storage:
+                raise AliasingError(
+                    f"kernel {getattr(kernel, '__name__', kernel)}: arguments {name!r} and {other_name!r} are "
+                    f"different views of the same memory and the kernel writes {name!r}; a traced program "
+                    "cannot keep eager semantics for that. Pass the same tensor for both, or clone one of them "
+                    "before the launch."
+                )
+
+
 # --- mutation ---------------------------------------------------------------------------------
 
 
@@ -153,6 +177,7 @@ def _mutation_functionalize(
 ) -> None:
     unwrapped = ctx.unwrap_tensors(kwargs)
     written = written_tensors(kernel_idx, constant_args_idx, unwrapped)
+    check_aliasing(side_table.kernel(kernel_idx), unwrapped, written)
     with ctx.redispatch_to_next():
         outputs = tritonhost_kernel_functional(
             kernel_idx=kernel_idx,
@@ -176,7 +201,10 @@ def _mutation_functionalize(
 def _functional_dense(
     *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
 ) -> dict[str, Any]:
-    launched = {name: clone_with_strides(v) if name in tensors_to_clone else v for name, v in kwargs.items()}
+    clones = {id(kwargs[name]): clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+    # A tensor passed twice (read through one argument, written through another) is one clone.
+    launched = {name: clones.get(id(value), value) if isinstance(value, torch.Tensor) else value
+                for name, value in kwargs.items()}
     launch_eagerly(kernel_idx, constant_args_idx, grid, launched)
     return {name: launched[name] for name in tensors_to_clone}
 
