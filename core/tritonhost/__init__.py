@@ -39,6 +39,7 @@ from tritonhost.markers import hookimpl
 from tritonhost.runtime.launcher import Launcher
 from tritonhost.runtime.tma import TMADescriptorSpec, make_tma_descriptor
 from tritonhost.runtime.wrapper import WrappedKernel, wrap
+from tritonhost.tracing.ops import op
 
 try:
     __version__ = _metadata.version("tritonhost")
@@ -91,6 +92,7 @@ __all__ = [
     "current_backend",
     "hookimpl",
     "make_tma_descriptor",
+    "op",
     "select",
     "use_backend",
     "wrap",
