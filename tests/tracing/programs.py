@@ -187,7 +187,9 @@ def rope_on_inputs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def rope_on_inputs_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     seq = x.numel() // 8
-    angles = torch.arange(seq, dtype=x.dtype)[:, None] * 0.1 * torch.arange(1, 5, dtype=x.dtype)
+    angles = torch.arange(seq, dtype=x.dtype, device=x.device)[:, None] * 0.1 * torch.arange(
+        1, 5, dtype=x.dtype, device=x.device
+    )
     cos, sin = angles.cos()[:, None, :], angles.sin()[:, None, :]
 
     def rotate(t: torch.Tensor) -> torch.Tensor:
@@ -212,7 +214,8 @@ def cross_entropy_gradient(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def cross_entropy_gradient_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = (x * y).reshape(4, -1).requires_grad_()
-    loss = torch.nn.functional.cross_entropy(logits, torch.zeros(4, dtype=torch.int64), reduction="sum")
+    labels = torch.zeros(4, dtype=torch.int64, device=x.device)
+    loss = torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
     (loss / 4).backward()
     return loss.detach() + logits.grad
 

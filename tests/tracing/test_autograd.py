@@ -8,8 +8,6 @@ import torch
 import library_kernels as lib
 import tritonhost
 
-pytestmark = pytest.mark.usefixtures("interpreter")
-
 EPS = 1e-6
 
 
@@ -73,6 +71,7 @@ def _train(model, inputs, targets, steps=4):
     return losses
 
 
+@pytest.mark.usefixtures("interpreter")
 def test_gradients_match_pytorch():
     x = torch.randn(4, 24, requires_grad=True)
     kernel, reference = KernelModel(24), ReferenceModel(24)
@@ -85,12 +84,11 @@ def test_gradients_match_pytorch():
     torch.testing.assert_close(kernel.proj.grad, reference.proj.grad, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
-def test_model_on_kernels_trains_like_pytorch(compiled):
+def _train_both(compiled: bool, device: str) -> None:
     torch.manual_seed(0)
-    inputs = [torch.randn(4, 24)] * 4  # one batch, seen four times: the loss must fall
-    targets = [torch.randn(4, 3)] * 4
-    kernel, reference = KernelModel(24), ReferenceModel(24)
+    inputs = [torch.randn(4, 24, device=device)] * 4  # one batch, seen four times: the loss must fall
+    targets = [torch.randn(4, 3, device=device)] * 4
+    kernel, reference = KernelModel(24).to(device), ReferenceModel(24).to(device)
     model = torch.compile(kernel, backend="aot_eager", fullgraph=True) if compiled else kernel
     kernel_losses = _train(model, inputs, targets)
     reference_losses = _train(reference, inputs, targets)
@@ -98,3 +96,16 @@ def test_model_on_kernels_trains_like_pytorch(compiled):
     assert kernel_losses[-1] < kernel_losses[0]
     torch.testing.assert_close(kernel.weight, reference.weight, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(kernel.proj, reference.proj, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_model_on_kernels_trains_like_pytorch(compiled):
+    with tritonhost.use_backend("interpreter"):
+        _train_both(compiled, "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_model_trains_on_the_gpu(compiled):
+    with tritonhost.use_backend("cuda"):
+        _train_both(compiled, "cuda")

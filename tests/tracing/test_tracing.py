@@ -13,8 +13,8 @@ from programs import PROGRAMS
 pytestmark = pytest.mark.usefixtures("interpreter")
 
 
-def _inputs(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.randn(n), torch.randn(n)
+def _inputs(n: int = 32, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(n, device=device), torch.randn(n, device=device)
 
 
 def _ops(graph_module: torch.fx.GraphModule) -> list[str]:
@@ -74,19 +74,44 @@ def test_export_round_trip(program):
     torch.testing.assert_close(exported.module()(x.clone(), y.clone()), program.reference(x.clone(), y.clone()))
 
 
-@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
-@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_compile_fullgraph_matches_eager(program, dynamic):
+def _compile_and_compare(program, dynamic: bool, device: str) -> None:
     torch._dynamo.reset()
     compiled = torch.compile(program.fn, backend="aot_eager", fullgraph=True, dynamic=dynamic)
     for n in (32, 48) if dynamic else (32,):
-        x, y = _inputs(n)
+        x, y = _inputs(n, device)
         expected = program.reference(x.clone(), y.clone())
         x_eager, y_eager = x.clone(), y.clone()
         torch.testing.assert_close(program.fn(x_eager, y_eager), expected)
         x_compiled, y_compiled = x.clone(), y.clone()
         torch.testing.assert_close(compiled(x_compiled, y_compiled), expected)
         torch.testing.assert_close(x_compiled, x_eager)  # input mutations happen as in eager
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_compile_fullgraph_matches_eager(program, dynamic):
+    _compile_and_compare(program, dynamic, "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_compile_on_the_gpu(program, dynamic):
+    with tritonhost.use_backend("cuda"):
+        _compile_and_compare(program, dynamic, "cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_export_on_the_gpu(program):
+    class Module(torch.nn.Module):
+        def forward(self, x, y):
+            return program.fn(x, y)
+
+    with tritonhost.use_backend("cuda"):
+        x, y = _inputs(32, "cuda")
+        exported = torch.export.export(Module(), (x.clone(), y.clone()), strict=False)
+        torch.testing.assert_close(exported.module()(x.clone(), y.clone()), program.reference(x.clone(), y.clone()))
 
 
 def test_same_tensor_read_and_written_keeps_eager_semantics():

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch._dynamo
 
+from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.tracing.entry import grids_per_config, trace_launch
 from tritonhost.tracing.side_table import side_table
 
@@ -38,7 +39,15 @@ def _launch_in_compiled_region(
     return 0  # nonstrict_trace needs a graphable result; the launch's effect is the mutation
 
 
-_compiled_launch = torch._dynamo.nonstrict_trace(_launch_in_compiled_region)
+def _unsupported(*args: Any) -> int:
+    raise UnsupportedFeatureError(
+        f"launching tritonhost kernels inside torch.compile needs torch._dynamo.nonstrict_trace, which "
+        f"PyTorch {torch.__version__} lacks; upgrade PyTorch, or launch outside the compiled region"
+    )
+
+
+_nonstrict_trace = getattr(torch._dynamo, "nonstrict_trace", None)
+_compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_trace else _unsupported
 is_compiling = torch.compiler.is_compiling
 
 
