@@ -21,6 +21,21 @@ from kernels import (
     row_sum_kernel,
 )
 
+# Wrapped once, at import: the recommended pattern, and the one Dynamo accepts on every
+# PyTorch version (see docs/tracing.md for wrap() inside a compiled region).
+add = tritonhost.wrap(add_kernel)
+relu_inplace = tritonhost.wrap(relu_inplace_kernel)
+axpy = tritonhost.wrap(axpy_kernel)
+autotuned_scale = tritonhost.wrap(autotuned_scale_kernel)
+heuristic_softmax = tritonhost.wrap(heuristic_softmax_kernel)
+autotuned_heuristic_bias = tritonhost.wrap(autotuned_heuristic_bias_kernel)
+add_2d = tritonhost.wrap(add_2d_kernel)
+row_sum = tritonhost.wrap(row_sum_kernel)
+rms_norm_forward = tritonhost.wrap(lib.rms_norm_forward)
+swiglu_backward = tritonhost.wrap(lib.swiglu_backward)
+rope = tritonhost.wrap(lib.rope_in_place)
+cross_entropy = tritonhost.wrap(lib.cross_entropy_forward_backward)
+
 
 def _blocks(n: int, block: int) -> tuple[int]:
     return (triton.cdiv(n, block),)
@@ -28,9 +43,9 @@ def _blocks(n: int, block: int) -> tuple[int]:
 
 def chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     a = torch.empty_like(x)
-    tritonhost.wrap(add_kernel)[_blocks(x.numel(), 16)](x, y, a, x.numel(), BLOCK=16)
+    add[_blocks(x.numel(), 16)](x, y, a, x.numel(), BLOCK=16)
     b = torch.empty_like(x)
-    tritonhost.wrap(add_kernel)[_blocks(x.numel(), 16)](a, a, b, x.numel(), BLOCK=16)
+    add[_blocks(x.numel(), 16)](a, a, b, x.numel(), BLOCK=16)
     return b
 
 
@@ -40,7 +55,7 @@ def chain_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def in_place(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     z = x - y  # a fresh tensor, written in place below
-    tritonhost.wrap(relu_inplace_kernel)[_blocks(z.numel(), 64)](z, z.numel())
+    relu_inplace[_blocks(z.numel(), 64)](z, z.numel())
     return z + 1
 
 
@@ -49,7 +64,7 @@ def in_place_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def input_mutation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    tritonhost.wrap(relu_inplace_kernel)[_blocks(x.numel(), 64)](x, x.numel())  # writes the input
+    relu_inplace[_blocks(x.numel(), 64)](x, x.numel())  # writes the input
     return x * y
 
 
@@ -61,7 +76,7 @@ def input_mutation_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def grid_lambda(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     n = x.numel()
-    tritonhost.wrap(axpy_kernel)[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](
+    axpy[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](
         x, y, out, 0.5, n, BLOCK=16
     )
     return out
@@ -74,7 +89,7 @@ def grid_lambda_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def autotuned(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     grid = lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)
-    tritonhost.wrap(autotuned_scale_kernel)[grid](x + y, out, 3.0, x.numel())
+    autotuned_scale[grid](x + y, out, 3.0, x.numel())
     return out
 
 
@@ -84,7 +99,7 @@ def autotuned_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def heuristics_and_aten(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
-    tritonhost.wrap(heuristic_softmax_kernel)[(1,)](x * 2, out, x.numel())
+    heuristic_softmax[(1,)](x * 2, out, x.numel())
     return out.log() + y
 
 
@@ -95,8 +110,8 @@ def heuristics_and_aten_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Ten
 def optional_tensor(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     with_bias, without = torch.empty_like(x), torch.empty_like(x)
     grid = lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)
-    tritonhost.wrap(autotuned_heuristic_bias_kernel)[grid](x, y, with_bias, x.numel())
-    tritonhost.wrap(autotuned_heuristic_bias_kernel)[grid](x, None, without, x.numel())
+    autotuned_heuristic_bias[grid](x, y, with_bias, x.numel())
+    autotuned_heuristic_bias[grid](x, None, without, x.numel())
     return with_bias * without
 
 
@@ -107,7 +122,7 @@ def optional_tensor_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def views(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     m = x.reshape(4, -1)
     out = torch.zeros_like(m)
-    tritonhost.wrap(add_2d_kernel)[(1, 1)](m, y.reshape(4, -1), out, 4, m.shape[1], m.stride(0), BLOCK_R=4, BLOCK_C=16)
+    add_2d[(1, 1)](m, y.reshape(4, -1), out, 4, m.shape[1], m.stride(0), BLOCK_R=4, BLOCK_C=16)
     return out.t().contiguous()
 
 
@@ -118,7 +133,7 @@ def views_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def reduction(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     m = (x * y).reshape(4, -1)
     out = torch.empty(4, dtype=x.dtype, device=x.device)
-    tritonhost.wrap(row_sum_kernel)[(4,)](m, out, m.shape[1], m.stride(0), BLOCK=16)
+    row_sum[(4,)](m, out, m.shape[1], m.stride(0), BLOCK=16)
     return out
 
 
@@ -129,7 +144,7 @@ def reduction_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def output_allocated_then_aliased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     view = out[: x.numel() // 2]
-    tritonhost.wrap(add_kernel)[_blocks(x.numel(), 32)](x, y, out, x.numel(), BLOCK=32)
+    add[_blocks(x.numel(), 32)](x, y, out, x.numel(), BLOCK=32)
     return view * 1  # a view taken before the kernel wrote its base
 
 
@@ -140,9 +155,9 @@ def output_allocated_then_aliased_reference(x: torch.Tensor, y: torch.Tensor) ->
 def kernel_then_kernel_in_place(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     grid = _blocks(x.numel(), 32)
-    tritonhost.wrap(add_kernel)[grid](x, y, out, x.numel(), BLOCK=32)
-    tritonhost.wrap(relu_inplace_kernel)[grid](out, out.numel(), BLOCK=32)
-    tritonhost.wrap(add_kernel)[grid](out, y, out, x.numel(), BLOCK=32)  # reads and writes the same tensor
+    add[grid](x, y, out, x.numel(), BLOCK=32)
+    relu_inplace[grid](out, out.numel(), BLOCK=32)
+    add[grid](out, y, out, x.numel(), BLOCK=32)  # reads and writes the same tensor
     return out
 
 
@@ -154,7 +169,7 @@ def rms_norm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     m = x.reshape(4, -1)
     w = y.reshape(4, -1)[0].contiguous()
     out, rstd = torch.empty_like(m), torch.empty(4, dtype=x.dtype, device=x.device)
-    tritonhost.wrap(lib.rms_norm_forward)[(4,)](out, out.stride(0), m, m.stride(0), w, rstd, m.shape[1], 1e-6, BLOCK=16)
+    rms_norm_forward[(4,)](out, out.stride(0), m, m.stride(0), w, rstd, m.shape[1], 1e-6, BLOCK=16)
     return out * rstd[:, None]
 
 
@@ -166,7 +181,7 @@ def rms_norm_reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def swiglu_backward_in_place(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     a, b = x * 1, y * 1  # intermediates the kernel overwrites with their gradients
-    tritonhost.wrap(lib.swiglu_backward)[_blocks(x.numel(), 16)](torch.ones_like(x), a, b, x.numel(), BLOCK=16)
+    swiglu_backward[_blocks(x.numel(), 16)](torch.ones_like(x), a, b, x.numel(), BLOCK=16)
     return a + b
 
 
@@ -181,7 +196,7 @@ def rope_on_inputs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     angles = torch.arange(seq, dtype=x.dtype, device=x.device)[:, None] * 0.1 * torch.arange(
         1, 5, dtype=x.dtype, device=x.device
     )
-    tritonhost.wrap(lib.rope_in_place)[(seq,)](q, k, angles.cos(), angles.sin(), seq, 1, 1, HEAD_DIM=8, BACKWARD=False)
+    rope[(seq,)](q, k, angles.cos(), angles.sin(), seq, 1, 1, HEAD_DIM=8, BACKWARD=False)
     return x + y
 
 
@@ -206,7 +221,7 @@ def cross_entropy_gradient(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = (x * y).reshape(4, -1)
     labels = torch.zeros(4, dtype=torch.int64, device=x.device)
     loss = torch.empty(4, dtype=x.dtype, device=x.device)
-    tritonhost.wrap(lib.cross_entropy_forward_backward)[(4,)](
+    cross_entropy[(4,)](
         logits, logits.stride(0), labels, loss, logits.shape[1], -100, 0.0, 0.25, BLOCK=16
     )
     return loss.sum() + logits  # logits now hold the gradient

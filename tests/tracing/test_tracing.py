@@ -134,3 +134,16 @@ def test_overlapping_views_with_a_write_are_refused():
 
     with pytest.raises(tritonhost.AliasingError, match="'out_ptr' and 'x_ptr' are different views"):
         make_fx(torch.func.functionalize(fn), tracing_mode="fake")(*_inputs())
+
+
+def test_wrap_inside_the_compiled_region():
+    # Where Dynamo does not model Triton kernels itself (no GPU), wrap() may be called
+    # inline; PyTorch 2.11 with a GPU needs the wrap hoisted (docs/tracing.md).
+    def fn(x, y):
+        out = torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
+        return out
+
+    torch._dynamo.reset()
+    x, y = _inputs()
+    torch.testing.assert_close(torch.compile(fn, backend="aot_eager", fullgraph=True)(x, y), x + y)

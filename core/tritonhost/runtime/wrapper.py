@@ -175,7 +175,8 @@ def wrap(kernel: Any) -> WrappedKernel:
     the same object, so ``wrap`` may be called inline on every launch, also
     inside ``torch.compile``.
     """
-    if isinstance(kernel, WrappedKernel):
+    if not is_compiling() and isinstance(kernel, WrappedKernel):
+        # (Under Dynamo, isinstance on a kernel it models itself can fail: _wrapped_index checks.)
         return kernel
     return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
 
@@ -185,6 +186,8 @@ def wrap(kernel: Any) -> WrappedKernel:
 # table, a global Dynamo can guard on.
 @torch.compiler.assume_constant_result
 def _wrapped_index(kernel: Any) -> int:
+    if isinstance(kernel, WrappedKernel):
+        return kernel.table_index
     wrapped = _wrapped.get(kernel)
     if wrapped is None:
         model_of(kernel)  # a clear error for what is not a kernel, before caching anything

@@ -21,7 +21,6 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 from torch._C import DispatchKey
-from torch._higher_order_ops.utils import register_fake
 from torch._ops import HigherOrderOperator
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.proxy_tensor import (
@@ -42,7 +41,7 @@ class TritonhostKernelMutation(HigherOrderOperator):
     """Launch a kernel that may write its tensor arguments in place. Returns None."""
 
     def __init__(self) -> None:
-        super().__init__("tritonhost_kernel_mutation", cacheable=True)
+        super().__init__("tritonhost_kernel_mutation")
 
     def __call__(  # type: ignore[override]
         self, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
@@ -56,7 +55,7 @@ class TritonhostKernelFunctional(HigherOrderOperator):
     """Launch a kernel on clones of ``tensors_to_clone``; return the clones by parameter name."""
 
     def __init__(self) -> None:
-        super().__init__("tritonhost_kernel_functional", cacheable=True)
+        super().__init__("tritonhost_kernel_functional")
 
     def __call__(  # type: ignore[override]
         self,
@@ -209,11 +208,20 @@ def _functional_dense(
     return {name: launched[name] for name in tensors_to_clone}
 
 
-@register_fake(tritonhost_kernel_functional)
+@tritonhost_kernel_functional.py_impl(FakeTensorMode)
 def _functional_fake(
-    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    mode: FakeTensorMode,
+    *,
+    kernel_idx: int,
+    constant_args_idx: int,
+    grid: Grid,
+    kwargs: dict[str, Any],
+    tensors_to_clone: list[str],
 ) -> dict[str, Any]:
-    return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+    # A py_impl rather than register_fake: PyTorch 2.11's fake-tensor path for
+    # registered fakes expects a tuple, and this operator returns a dict.
+    with mode:
+        return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
 
 
 @tritonhost_kernel_functional.py_impl(ProxyTorchDispatchMode)
