@@ -152,3 +152,18 @@ def test_wrap_inside_the_compiled_region():
     torch._dynamo.reset()
     x, y = _inputs()
     torch.testing.assert_close(torch.compile(fn, backend="aot_eager", fullgraph=True)(x, y), x + y)
+
+
+def test_meta_tensors_run_no_kernel():
+    from tritonhost.tracing.operators import tritonhost_kernel_functional, tritonhost_kernel_mutation
+    from tritonhost.tracing.side_table import Constants, side_table
+
+    x = torch.empty(32, device="meta")
+    kernel_idx = side_table.add_kernel(add_kernel)
+    constants_idx = side_table.add_constants(Constants(params={"BLOCK": 16}, options={}))
+    kwargs = {"x_ptr": x, "y_ptr": x, "out_ptr": torch.empty_like(x), "n_elements": 32}
+    assert tritonhost_kernel_mutation(kernel_idx=kernel_idx, constant_args_idx=constants_idx, grid=[(2, 1, 1)],
+                                      kwargs=kwargs) is None
+    out = tritonhost_kernel_functional(kernel_idx=kernel_idx, constant_args_idx=constants_idx, grid=[(2, 1, 1)],
+                                       kwargs=kwargs, tensors_to_clone=["out_ptr"])
+    assert set(out) == {"out_ptr"} and out["out_ptr"].device.type == "meta" and out["out_ptr"].shape == (32,)

@@ -224,6 +224,13 @@ def _functional_fake(
         return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
 
 
+@tritonhost_kernel_functional.py_impl(DispatchKey.Meta)
+def _functional_meta(
+    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+) -> dict[str, Any]:
+    return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+
+
 @tritonhost_kernel_functional.py_impl(ProxyTorchDispatchMode)
 def _functional_proxy(
     mode: ProxyTorchDispatchMode,
