@@ -38,7 +38,7 @@ def test_interpreter_takes_first_config_without_timing(interpreter):
     wrapped = tritonhost.wrap(autotuned_scale_kernel)
     wrapped[_grid](x, out, 2.0, 33)
     torch.testing.assert_close(out, 2 * x)
-    (chosen,) = wrapped.runner().choosers[0].cache.values()
+    chosen = wrapped.runner().choosers[0].cache[(33, "torch.float32", "torch.float32")]
     assert chosen is autotuned_scale_kernel.configs[0]
 
 

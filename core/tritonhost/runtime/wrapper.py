@@ -157,7 +157,7 @@ class Launch:
         if is_compiling():
             launch_compiled(self.wrapped, self.grid, args, kwargs)
             return
-        if is_tracing(args, kwargs):
+        if is_tracing():
             trace_launch(self.wrapped, self.grid, args, kwargs)
             return
         self.wrapped.runner().launch(self.grid, args, kwargs)

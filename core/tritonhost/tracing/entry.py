@@ -1,9 +1,9 @@
 """How a launch enters a graph: under a tracer it becomes a ``tritonhost_kernel_mutation`` node.
 
 A launch is traced when PyTorch is capturing: a dispatch mode is active (make_fx,
-FakeTensor mode, export's functionalization), or an argument is a functional
-tensor (``torch.func.functionalize``). The check is a few C calls, so eager
-launches stay on their fast path. A FakeTensor outside its mode is no trace: the
+FakeTensor mode, export's functionalization) or a functorch transform is
+(``torch.func.functionalize``). The check is two C calls, so eager launches stay
+on their fast path. A FakeTensor outside its mode is no trace: the
 backend refuses it with an error that names the argument.
 """
 
@@ -23,15 +23,13 @@ if TYPE_CHECKING:
 
 _GRAPH_SCALARS = (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 _dispatch_stack_depth = torch._C._len_torch_dispatch_stack
-_is_functional = torch._is_functional_tensor
+_functorch_interpreter = torch._C._functorch.peek_interpreter_stack
 
 
-def is_tracing(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def is_tracing() -> bool:
     """Whether this launch happens under a PyTorch tracer rather than eagerly."""
-    if _dispatch_stack_depth():
-        return True
-    # torch.func.functionalize wraps tensors without a dispatch mode.
-    return any(isinstance(value, torch.Tensor) and _is_functional(value) for value in (*args, *kwargs.values()))
+    # torch.func.functionalize (a functorch transform) uses no dispatch mode.
+    return bool(_dispatch_stack_depth()) or _functorch_interpreter() is not None
 
 
 def grids_per_config(model: KernelModel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
