@@ -175,9 +175,14 @@ def wrap(kernel: Any) -> WrappedKernel:
     the same object, so ``wrap`` may be called inline on every launch, also
     inside ``torch.compile``.
     """
-    if not is_compiling() and isinstance(kernel, WrappedKernel):
-        # (Under Dynamo, isinstance on a kernel it models itself can fail: _wrapped_index checks.)
-        return kernel
+    if not is_compiling():
+        # Eager fast path. (Under Dynamo, isinstance on a kernel it models itself can
+        # fail, so the checks happen in _wrapped_index, which Dynamo runs for real.)
+        if isinstance(kernel, WrappedKernel):
+            return kernel
+        wrapped = _wrapped.get(kernel)
+        if wrapped is not None:
+            return wrapped
     return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
 
 
