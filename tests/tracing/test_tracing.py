@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.utils._triton
+import triton
+import triton.language as tl
 from torch.fx.experimental.proxy_tensor import make_fx
 
 import tritonhost
@@ -167,3 +169,29 @@ def test_meta_tensors_run_no_kernel():
     out = tritonhost_kernel_functional(kernel_idx=kernel_idx, constant_args_idx=constants_idx, grid=[(2, 1, 1)],
                                        kwargs=kwargs, tensors_to_clone=["out_ptr"])
     assert set(out) == {"out_ptr"} and out["out_ptr"].device.type == "meta" and out["out_ptr"].shape == (32,)
+
+
+@pytest.mark.skipif(
+    torch.utils._triton.has_triton(),
+    reason="Dynamo models Triton kernels itself here: wrap() must be hoisted out of the compiled region",
+)
+def test_first_wrap_of_two_kernels_inside_one_compiled_function():
+    @triton.jit
+    def double(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.arange(0, BLOCK)
+        tl.store(out_ptr + offsets, 2 * tl.load(x_ptr + offsets, mask=offsets < n), mask=offsets < n)
+
+    @triton.jit
+    def increment(x_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.arange(0, BLOCK)
+        tl.store(x_ptr + offsets, tl.load(x_ptr + offsets, mask=offsets < n) + 1, mask=offsets < n)
+
+    def fn(x):
+        out = torch.empty_like(x)
+        tritonhost.wrap(double)[(1,)](x, out, x.numel(), BLOCK=32)  # neither kernel was wrapped before
+        tritonhost.wrap(increment)[(1,)](out, x.numel(), BLOCK=32)
+        return out
+
+    torch._dynamo.reset()
+    x = torch.randn(32)
+    torch.testing.assert_close(torch.compile(fn, backend="aot_eager", fullgraph=True)(x), 2 * x + 1)

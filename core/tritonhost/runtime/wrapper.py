@@ -23,9 +23,10 @@ from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
+from tritonhost.tracing import side_table as side_table_module
 from tritonhost.tracing.dynamo import is_compiling, launch_compiled
 from tritonhost.tracing.entry import is_tracing, trace_launch
-from tritonhost.tracing.side_table import side_table
+from tritonhost.tracing.side_table import side_table, wrapped_attribute
 
 
 class KernelRunner:
@@ -183,13 +184,18 @@ def wrap(kernel: Any) -> WrappedKernel:
         wrapped = _wrapped.get(kernel)
         if wrapped is not None:
             return wrapped
-    return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
+        return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
+    return getattr(side_table_module, _wrapped_attribute(kernel))  # type: ignore[no-any-return]
 
 
-# Dynamo runs this at trace time and keeps the int (it cannot trace the first wrap of a
-# kernel: a lock, and inspect.signature); the WrappedKernel is then read from the side
-# table, a global Dynamo can guard on.
+# Dynamo runs this for real at trace time and keeps the string (it cannot trace the first
+# wrap of a kernel: a lock, and inspect.signature). The WrappedKernel is then read as an
+# attribute of the side-table module, which Dynamo reads as it is now and can guard on.
 @torch.compiler.assume_constant_result
+def _wrapped_attribute(kernel: Any) -> str:
+    return wrapped_attribute(_wrapped_index(kernel))
+
+
 def _wrapped_index(kernel: Any) -> int:
     if isinstance(kernel, WrappedKernel):
         return kernel.table_index

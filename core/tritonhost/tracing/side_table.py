@@ -51,7 +51,11 @@ class SideTable:
         """Register a ``WrappedKernel`` (made once per kernel); compiled graphs name it by this id."""
         with self._lock:
             self._wrapped.append(wrapped)
-            return len(self._wrapped) - 1
+            index = len(self._wrapped) - 1
+        # Also a module attribute: Dynamo reads a module's attributes as they are now,
+        # where it would keep a stale copy of a list that grew during its trace.
+        globals()[wrapped_attribute(index)] = wrapped
+        return index
 
     def wrapped(self, index: int) -> Any:
         return self._wrapped[index]
@@ -75,6 +79,11 @@ class SideTable:
 
     def constants(self, index: int) -> Constants:
         return self._constants[index]
+
+
+def wrapped_attribute(index: int) -> str:
+    """The name under which this module holds wrapped kernel ``index``."""
+    return f"wrapped_kernel_{index}"
 
 
 #: The process's side table.
