@@ -24,9 +24,10 @@ from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.dynamo import is_compiling, launch_compiled
 from tritonhost.tracing.entry import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table, wrapped_attribute
+
+is_compiling = torch.compiler.is_compiling
 
 
 class KernelRunner:
@@ -156,6 +157,9 @@ class Launch:
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if is_compiling():
+            # Imported here: importing Dynamo takes a second or more, and only compiling needs it.
+            from tritonhost.tracing.dynamo import launch_compiled
+
             launch_compiled(self.wrapped, self.grid, args, kwargs)
             return
         if is_tracing():
@@ -185,13 +189,15 @@ def wrap(kernel: Any) -> WrappedKernel:
         if wrapped is not None:
             return wrapped
         return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
+    from tritonhost.tracing import dynamo  # noqa: F401 - marks _wrapped_attribute for Dynamo
+
     return getattr(side_table_module, _wrapped_attribute(kernel))  # type: ignore[no-any-return]
 
 
 # Dynamo runs this for real at trace time and keeps the string (it cannot trace the first
 # wrap of a kernel: a lock, and inspect.signature). The WrappedKernel is then read as an
 # attribute of the side-table module, which Dynamo reads as it is now and can guard on.
-@torch.compiler.assume_constant_result
+# tracing/dynamo.py marks it with assume_constant_result when first imported.
 def _wrapped_attribute(kernel: Any) -> str:
     return wrapped_attribute(_wrapped_index(kernel))
 

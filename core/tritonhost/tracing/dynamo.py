@@ -48,7 +48,6 @@ def _unsupported(*args: Any) -> int:
 
 _nonstrict_trace = getattr(torch._dynamo, "nonstrict_trace", None)
 _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_trace else _unsupported
-is_compiling = torch.compiler.is_compiling
 
 
 @torch.compiler.assume_constant_result
@@ -75,3 +74,14 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
     constants_index = _register_constants(tuple(constants)) + 0
     _compiled_launch(wrapped.table_index, constants_index, grid, graph_args)
+
+
+def _mark_wrap_for_dynamo() -> None:
+    # wrap() imports this module before its first compile-time lookup, so the mark is in
+    # place before Dynamo meets the call.
+    from tritonhost.runtime import wrapper
+
+    torch.compiler.assume_constant_result(wrapper._wrapped_attribute)
+
+
+_mark_wrap_for_dynamo()
