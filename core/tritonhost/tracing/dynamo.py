@@ -21,20 +21,18 @@ import torch
 import torch._dynamo
 
 from tritonhost.errors import UnsupportedFeatureError
-from tritonhost.tracing.entry import grids_per_config, trace_launch
-from tritonhost.tracing.side_table import side_table
+from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, grids_per_config, trace_launch
+from tritonhost.tracing.side_table import Constants, side_table
 
 if TYPE_CHECKING:
     from tritonhost.runtime.wrapper import WrappedKernel
 
-# What a compiled graph can carry; anything else is a constant of the call site.
-_GRAPH_TYPES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 
 
 def _launch_in_compiled_region(
     wrapped_index: int, constants_index: int, grid: Any, graph_args: dict[str, Any]
 ) -> int:
-    constants = side_table.compile_constants(constants_index)
+    constants = side_table.constants(constants_index).params
     trace_launch(side_table.wrapped(wrapped_index), grid, (), {**graph_args, **constants})
     return 0  # nonstrict_trace needs a graphable result; the launch's effect is the mutation
 
@@ -53,7 +51,7 @@ _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_tr
 @torch.compiler.assume_constant_result
 def _register_constants(items: tuple[tuple[str, Any], ...]) -> int:
     # Run for real at trace time: the values are Python constants of this call site.
-    return side_table.add_compile_constants(dict(items))
+    return side_table.add_constants(Constants(params=dict(items), options={}))
 
 
 def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -64,7 +62,7 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
     graph_args = {}
     constants = []
     for name, value in params.items():
-        if name in model.constexprs or name not in model.arg_names or not isinstance(value, _GRAPH_TYPES):
+        if name in model.constexprs or name not in model.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
             constants.append((name, value))
         else:
             graph_args[name] = value

@@ -21,7 +21,8 @@ from tritonhost.tracing.side_table import Constants, side_table
 if TYPE_CHECKING:
     from tritonhost.runtime.wrapper import WrappedKernel
 
-_GRAPH_SCALARS = (bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
+#: What a graph node can carry as a kernel argument; anything else is a constant.
+GRAPH_VALUE_TYPES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 _dispatch_stack_depth = torch._C._len_torch_dispatch_stack
 _functorch_interpreter = torch._C._functorch.peek_interpreter_stack
 
@@ -75,7 +76,7 @@ def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwarg
     in_graph = {
         name: value
         for name, value in params.items()
-        if name not in model.constexprs and isinstance(value, (torch.Tensor, *_GRAPH_SCALARS))
+        if name not in model.constexprs and isinstance(value, GRAPH_VALUE_TYPES)
     }
     constants = Constants(
         params={name: value for name, value in params.items() if name not in in_graph},
@@ -89,7 +90,7 @@ def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwarg
     else:
         graph_grid = [tuple(grid)]
     tritonhost_kernel_mutation(
-        kernel_idx=side_table.add_kernel(wrapped.kernel),
+        kernel_idx=wrapped.table_index,
         constant_args_idx=side_table.add_constants(constants),
         grid=graph_grid,
         kwargs=in_graph,

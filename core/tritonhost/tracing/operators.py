@@ -81,11 +81,10 @@ tritonhost_kernel_functional = TritonhostKernelFunctional()
 
 def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: Mapping[str, Any]) -> None:
     """Run the launch a node stands for, on the selected backend."""
-    from tritonhost.runtime.wrapper import wrap
     from tritonhost.tracing.entry import pick_config_grid
 
     constants = side_table.constants(constant_args_idx)
-    wrapped = wrap(side_table.kernel(kernel_idx))
+    wrapped = side_table.wrapped(kernel_idx)
     if grid is None:
         launch_grid = constants.grid
     else:
@@ -98,7 +97,7 @@ def written_tensors(kernel_idx: int, constant_args_idx: int, kwargs: Mapping[str
     from tritonhost.analysis import analyze_call
 
     constants = side_table.constants(constant_args_idx)
-    result = analyze_call(side_table.kernel(kernel_idx), (), {**kwargs, **constants.params})
+    result = analyze_call(side_table.wrapped(kernel_idx).kernel, (), {**kwargs, **constants.params})
     return [name for name in result.written if isinstance(kwargs.get(name), torch.Tensor)]
 
 
@@ -108,7 +107,7 @@ def clone_with_strides(tensor: torch.Tensor) -> torch.Tensor:
     return out.copy_(tensor)
 
 
-def check_aliasing(kernel: Any, kwargs: Mapping[str, Any], written: Sequence[str]) -> None:
+def check_aliasing(kernel: str, kwargs: Mapping[str, Any], written: Sequence[str]) -> None:
     """Refuse a written tensor that shares memory with another argument, unless it is the same tensor.
 
     One tensor passed twice works: the clone stands for both. Two different views
@@ -124,7 +123,7 @@ def check_aliasing(kernel: Any, kwargs: Mapping[str, Any], written: Sequence[str
                 continue
             if StorageWeakRef(other.untyped_storage()) == storage:
                 raise AliasingError(
-                    f"kernel {getattr(kernel, '__name__', kernel)}: arguments {name!r} and {other_name!r} are "
+                    f"kernel {kernel}: arguments {name!r} and {other_name!r} are "
                     f"different views of the same memory and the kernel writes {name!r}; a traced program "
                     "cannot keep eager semantics for that. Pass the same tensor for both, or clone one of them "
                     "before the launch."
@@ -176,7 +175,7 @@ def _mutation_functionalize(
 ) -> None:
     unwrapped = ctx.unwrap_tensors(kwargs)
     written = written_tensors(kernel_idx, constant_args_idx, unwrapped)
-    check_aliasing(side_table.kernel(kernel_idx), unwrapped, written)
+    check_aliasing(side_table.wrapped(kernel_idx).model.name, unwrapped, written)
     with ctx.redispatch_to_next():
         outputs = tritonhost_kernel_functional(
             kernel_idx=kernel_idx,

@@ -1,9 +1,9 @@
 """The side table: kernels and non-graphable launch arguments, by integer id.
 
 A graph node may carry only values PyTorch can put in a graph (tensors, numbers,
-SymInts, containers of them). A launch's kernel, its constexpr values, a grid
-given as a function, launch options and configs go into this table, and the
-node carries their ids.
+SymInts, containers of them). A launch's kernel (as its ``WrappedKernel``), its
+constexpr values, a grid given as a function and launch options go into this
+table, and the node carries their ids.
 """
 
 from __future__ import annotations
@@ -28,27 +28,15 @@ class Constants:
 
 
 class SideTable:
-    """A thread-safe registry of kernels (deduplicated by identity) and launch constants."""
+    """A thread-safe registry of wrapped kernels and launch constants, by integer id."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kernels: list[Any] = []
-        self._kernel_ids: dict[int, int] = {}
-        self._constants: list[Constants] = []
         self._wrapped: list[Any] = []
-        self._compile_constants: list[dict[str, Any]] = []
-
-    def add_kernel(self, kernel: Any) -> int:
-        with self._lock:
-            index = self._kernel_ids.get(id(kernel))
-            if index is None or self._kernels[index] is not kernel:
-                index = len(self._kernels)
-                self._kernels.append(kernel)  # held for the process's life, so the id stays valid
-                self._kernel_ids[id(kernel)] = index
-            return index
+        self._constants: list[Constants] = []
 
     def add_wrapped(self, wrapped: Any) -> int:
-        """Register a ``WrappedKernel`` (made once per kernel); compiled graphs name it by this id."""
+        """Register a ``WrappedKernel`` (made once per kernel); graph nodes name it by this id."""
         with self._lock:
             self._wrapped.append(wrapped)
             index = len(self._wrapped) - 1
@@ -59,18 +47,6 @@ class SideTable:
 
     def wrapped(self, index: int) -> Any:
         return self._wrapped[index]
-
-    def add_compile_constants(self, values: dict[str, Any]) -> int:
-        """Constants of one launch site in a torch.compile region (constexprs, None, options)."""
-        with self._lock:
-            self._compile_constants.append(values)
-            return len(self._compile_constants) - 1
-
-    def compile_constants(self, index: int) -> dict[str, Any]:
-        return self._compile_constants[index]
-
-    def kernel(self, index: int) -> Any:
-        return self._kernels[index]
 
     def add_constants(self, constants: Constants) -> int:
         with self._lock:
