@@ -1,0 +1,158 @@
+"""The wrapper generator: a :class:`~tritonhost.ir.Program` in, a ``torch.fx.GraphModule`` out.
+
+The module's ``forward`` takes the program's inputs, allocates buffers
+(``torch.empty_strided``, or a dead buffer's storage taken over), launches the
+kernels through the backend chosen at generation, calls fallback ATen
+operations, and returns the outputs. Sizes and grids are FX nodes computed
+from the inputs' sizes. FX drops each value after its last use (``buf0 =
+None``), which frees the storage once nothing else holds it.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import sympy
+import torch
+import torch.fx
+import torch.utils._pytree as pytree
+
+from tritonhost.codegen.expressions import ExpressionBuilder
+from tritonhost.host.selection import Backend
+from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer
+from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKernel
+from tritonhost.ir.program import Program, SymbolInput
+from tritonhost.ir.tma import TMADescriptor
+from tritonhost.runtime.compiled_launch import KernelLaunch
+
+
+class WrapperGenerator:
+    """Generates one wrapper; use :func:`generate_wrapper`."""
+
+    def __init__(self, program: Program, backend: Backend) -> None:
+        self.program = program
+        self.backend = backend
+        self.graph = torch.fx.Graph()
+        self.env: dict[str, torch.fx.Node] = {}
+        self.expressions = ExpressionBuilder(self.graph, {})
+
+    def generate(self) -> torch.fx.GraphModule:
+        self.inputs()
+        for op in self.program.operations:
+            if isinstance(op, Allocate):
+                self.allocate(op.buffer)
+            elif isinstance(op, UserDefinedTritonKernel):
+                self.launch(op)
+            else:
+                self.fallback(op)
+        self.graph.output(tuple(self.value(out) for out in self.program.outputs))
+        self.graph.lint()
+        module = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name="TritonhostWrapper")
+        return module
+
+    def value(self, value: Any) -> Any:
+        """The wrapper's value for an IR argument."""
+        if isinstance(value, Buffer):
+            return self.env[value.name]
+        if isinstance(value, TMADescriptor):
+            return self.env[value.buffer.name]  # the launch turns it into a descriptor
+        if isinstance(value, sympy.Basic):
+            return self.expressions(value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.value(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        return value
+
+    def node(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> torch.fx.Node:
+        return self.graph.create_node("call_function", target, args, kwargs, name=name)
+
+    # --- inputs and sizes ------------------------------------------------------------------
+
+    def inputs(self) -> None:
+        nodes = {item.name: self.graph.placeholder(item.name) for item in self.program.inputs}
+        sources: dict[sympy.Symbol, Any] = {}
+        # A SymInt input gives its symbol for free; other symbols are read off input tensors.
+        for item in self.program.inputs:
+            if isinstance(item, SymbolInput):
+                sources[item.symbol] = _given(nodes[item.name])
+        for item in self.program.inputs:
+            if not isinstance(item, InputBuffer):
+                continue
+            self.env[item.name] = nodes[item.name]
+            layout = item.fixed_layout
+            for dim, (size, stride) in enumerate(zip(layout.size, layout.stride)):
+                for method, expr in (("size", size), ("stride", stride)):
+                    if isinstance(expr, sympy.Symbol) and expr not in sources:
+                        sources[expr] = self._dim_source(nodes[item.name], method, dim, expr)
+        self.expressions = ExpressionBuilder(self.graph, sources)
+
+    def _dim_source(self, tensor: torch.fx.Node, method: str, dim: int, symbol: sympy.Symbol) -> Any:
+        def make() -> torch.fx.Node:
+            return self.graph.create_node("call_method", method, (tensor, dim), name=str(symbol))
+
+        return make
+
+    # --- operations ------------------------------------------------------------------------
+
+    def allocate(self, buffer: ComputedBuffer) -> None:
+        layout = buffer.fixed_layout
+        if buffer.reuses is not None:
+            old = self.env[buffer.reuses]
+            reused_layout = self._layout_of(buffer.reuses)
+            if reused_layout is not None and reused_layout.same_as(layout):
+                self.env[buffer.name] = old  # same layout: the old variable is the new buffer
+                return
+            self.env[buffer.name] = self.node(
+                torch.as_strided,
+                (old, self.value(layout.size), self.value(layout.stride)),
+                {},
+                buffer.name,
+            )
+            return
+        self.env[buffer.name] = self.node(
+            torch.empty_strided,
+            (self.value(layout.size), self.value(layout.stride)),
+            {"dtype": layout.dtype, "device": layout.device},
+            buffer.name,
+        )
+
+    def _layout_of(self, name: str) -> Any:
+        for buffer in self.program.buffers():
+            if buffer.name == name:
+                return buffer.fixed_layout
+        return None
+
+    def launch(self, kernel: UserDefinedTritonKernel) -> None:
+        tma = {name: value.spec for name, value in kernel.args.items() if isinstance(value, TMADescriptor)}
+        launch = KernelLaunch(kernel.kernel_idx, kernel.constants_idx, self.backend, tma)
+        kwargs = {name: self.value(value) for name, value in kernel.args.items()}
+        if kernel.grids is not None:
+            grids = [tuple(self.value(size) for size in grid) for grid in kernel.grids]
+            kwargs["grid"] = grids[0] if len(grids) == 1 or all(g == grids[0] for g in grids) else grids
+        self.node(launch, (), kwargs, kernel.name)
+        for output in kernel.outputs():
+            self.env[output.name] = self.env[output.owner]
+
+    def fallback(self, op: FallbackKernel) -> None:
+        outputs = [leaf for leaf in pytree.tree_leaves(op.result) if isinstance(leaf, Buffer)]
+        name = outputs[0].name if isinstance(op.result, Buffer) else getattr(op.target, "__name__", "fallback")
+        node = self.node(op.target, self.value(op.args), self.value(dict(op.kwargs)), name.split(".")[0])
+        if isinstance(op.result, Buffer):
+            self.env[op.result.name] = node
+            return
+        if isinstance(op.result, (list, tuple)):
+            for index, item in enumerate(op.result):
+                if isinstance(item, Buffer):
+                    self.env[item.name] = self.node(operator.getitem, (node, index), {}, item.name)
+
+
+def _given(node: torch.fx.Node) -> Callable[[], torch.fx.Node]:
+    return lambda: node
+
+
+def generate_wrapper(program: Program, backend: Backend) -> torch.fx.GraphModule:
+    """The program as a runnable ``GraphModule`` whose kernels run on ``backend``."""
+    return WrapperGenerator(program, backend).generate()

@@ -1,0 +1,61 @@
+"""Kernel launches as the generated wrapper calls them.
+
+A :class:`KernelLaunch` is one launch site of a compiled program: the kernel,
+its constexprs, launch options and backend are fixed when the wrapper is
+generated, so a call passes only what changes (tensors, sizes, the grid). The
+generated code names it after its kernel (``launch_add_kernel(...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tritonhost.host.selection import Backend
+from tritonhost.runtime.grid import Grid3
+from tritonhost.runtime.tma import TMADescriptorSpec
+from tritonhost.tracing.entry import pick_config_grid
+from tritonhost.tracing.side_table import side_table
+
+
+class KernelLaunch:
+    """``launch(grid=..., **graph_args)`` runs one kernel with the constants of its launch site."""
+
+    def __init__(
+        self,
+        kernel_idx: int,
+        constants_idx: int,
+        backend: Backend,
+        tma: Mapping[str, TMADescriptorSpec] | None = None,
+    ) -> None:
+        wrapped = side_table.wrapped(kernel_idx)
+        constants = side_table.constants(constants_idx)
+        self.wrapped = wrapped
+        self.backend = backend
+        self.runner = wrapped.runner(backend)
+        self.constants = dict(constants.params)
+        self.options = dict(constants.options)
+        self.grid_function = constants.grid
+        self.tma = dict(tma or {})
+        # A kernel with no decorators launches straight through the backend's launcher.
+        self.direct = not wrapped.model.layers
+        # What FX calls a function in generated code: `launch_<kernel>`.
+        self.__name__ = self.__qualname__ = wrapped.model.name
+        self.__module__ = "launch"
+
+    def __repr__(self) -> str:
+        return f"<launch of {self.__name__} on {self.backend.name}>"
+
+    def __call__(self, *, grid: Grid3 | Sequence[Grid3] | None = None, **args: Any) -> None:
+        for name, spec in self.tma.items():
+            args[name] = self.backend.make_tma_descriptor(args[name], spec)
+        if self.direct and grid is not None:
+            self.runner.launcher(grid, {**args, **self.constants}, self.options)  # type: ignore[arg-type]
+            return
+        if grid is None:
+            launch_grid: Any = self.grid_function
+        elif isinstance(grid, list):  # one per autotune config: the chosen config's is used
+            launch_grid = pick_config_grid(self.wrapped.model, grid)
+        else:
+            launch_grid = grid
+        self.runner.launch(launch_grid, (), {**args, **self.constants, **self.options})
