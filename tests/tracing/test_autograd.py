@@ -84,12 +84,12 @@ def test_gradients_match_pytorch():
     torch.testing.assert_close(kernel.proj.grad, reference.proj.grad, rtol=1e-4, atol=1e-5)
 
 
-def _train_both(compiled: bool, device: str) -> None:
+def _train_both(compiled: str | None, device: str) -> None:
     torch.manual_seed(0)
     inputs = [torch.randn(4, 24, device=device)] * 4  # one batch, seen four times: the loss must fall
     targets = [torch.randn(4, 3, device=device)] * 4
     kernel, reference = KernelModel(24).to(device), ReferenceModel(24).to(device)
-    model = torch.compile(kernel, backend="aot_eager", fullgraph=True) if compiled else kernel
+    model = torch.compile(kernel, backend=compiled, fullgraph=True) if compiled else kernel
     kernel_losses = _train(model, inputs, targets)
     reference_losses = _train(reference, inputs, targets)
     assert kernel_losses == pytest.approx(reference_losses, rel=1e-4)
@@ -98,14 +98,14 @@ def _train_both(compiled: bool, device: str) -> None:
     torch.testing.assert_close(kernel.proj, reference.proj, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("compiled", [None, "aot_eager", "tritonhost"], ids=["eager", "aot_eager", "tritonhost"])
 def test_model_on_kernels_trains_like_pytorch(compiled):
     with tritonhost.use_backend("interpreter"):
         _train_both(compiled, "cpu")
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("compiled", [None, "aot_eager", "tritonhost"], ids=["eager", "aot_eager", "tritonhost"])
 def test_model_trains_on_the_gpu(compiled):
     with tritonhost.use_backend("cuda"):
         _train_both(compiled, "cuda")

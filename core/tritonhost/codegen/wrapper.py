@@ -26,6 +26,10 @@ from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKerne
 from tritonhost.ir.program import Program, SymbolInput
 from tritonhost.ir.tma import TMADescriptor
 from tritonhost.runtime.compiled_launch import KernelLaunch
+from tritonhost.tracing.side_table import side_table
+
+#: Constant types that print as Python literals in generated code.
+_LITERALS = (int, float, bool, str, type(None))
 
 
 class WrapperGenerator:
@@ -37,6 +41,9 @@ class WrapperGenerator:
         self.graph = torch.fx.Graph()
         self.env: dict[str, torch.fx.Node] = {}
         self.expressions = ExpressionBuilder(self.graph, {})
+        #: Launch objects by kernel and hidden constants: launch sites that differ only in
+        #: what the call shows share one.
+        self.launches: dict[Any, KernelLaunch] = {}
 
     def generate(self) -> torch.fx.GraphModule:
         self.inputs()
@@ -127,8 +134,25 @@ class WrapperGenerator:
 
     def launch(self, kernel: UserDefinedTritonKernel) -> None:
         tma = {name: value.spec for name, value in kernel.args.items() if isinstance(value, TMADescriptor)}
-        launch = KernelLaunch(kernel.kernel_idx, kernel.constants_idx, self.backend, tma)
+        constants = side_table.constants(kernel.constants_idx)
+        # Constexprs a reader can read (ints, floats, strings...) are shown in the call; the
+        # others (dtypes, functions...) and launch options stay in the launch object.
+        shown = {name: value for name, value in constants.params.items() if type(value) in _LITERALS}
+        hidden = {name: value for name, value in constants.params.items() if name not in shown}
+        key = (
+            kernel.kernel_idx,
+            tuple((name, id(value)) for name, value in hidden.items()),
+            tuple(constants.options.items()),
+            id(constants.grid),
+            tuple(tma.items()),
+        )
+        launch = self.launches.get(key)
+        if launch is None:
+            launch = self.launches[key] = KernelLaunch(
+                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, tma
+            )
         kwargs = {name: self.value(value) for name, value in kernel.args.items()}
+        kwargs.update(shown)
         if kernel.grids is not None:
             grids = [tuple(self.value(size) for size in grid) for grid in kernel.grids]
             kwargs["grid"] = grids[0] if len(grids) == 1 or all(g == grids[0] for g in grids) else grids

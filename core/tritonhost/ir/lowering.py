@@ -164,9 +164,11 @@ class Lowering:
         elif target is tritonhost_kernel_mutation:
             self.mutating_kernel(node)
             self.env[node] = None
-        elif target is operator.getitem and isinstance(self.env.get(node.args[0]), dict):  # type: ignore[arg-type]
+        elif target is operator.getitem and isinstance(
+            self.env.get(node.args[0]), (dict, list, tuple)  # type: ignore[arg-type]
+        ):
             self.env[node] = self.env[node.args[0]][node.args[1]]  # type: ignore[index]
-        elif isinstance(val, torch.SymInt) or _is_size_arithmetic(target):
+        elif isinstance(val, torch.SymInt) or (_is_size_arithmetic(target) and not isinstance(val, torch.Tensor)):
             self.env[node] = self.symbolic(node)
         elif target in _EMPTY_OPS:
             self.env[node] = self.allocation(node)

@@ -24,18 +24,20 @@ class KernelLaunch:
     def __init__(
         self,
         kernel_idx: int,
-        constants_idx: int,
         backend: Backend,
+        constants: Mapping[str, Any],
+        options: Mapping[str, Any],
+        grid_function: Any = None,
         tma: Mapping[str, TMADescriptorSpec] | None = None,
     ) -> None:
         wrapped = side_table.wrapped(kernel_idx)
-        constants = side_table.constants(constants_idx)
         self.wrapped = wrapped
         self.backend = backend
         self.runner = wrapped.runner(backend)
-        self.constants = dict(constants.params)
-        self.options = dict(constants.options)
-        self.grid_function = constants.grid
+        #: Constexprs and other non-graph parameters the generated call does not show.
+        self.constants = dict(constants)
+        self.options = dict(options)
+        self.grid_function = grid_function
         self.tma = dict(tma or {})
         # A kernel with no decorators launches straight through the backend's launcher.
         self.direct = not wrapped.model.layers

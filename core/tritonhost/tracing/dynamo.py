@@ -21,6 +21,7 @@ import torch
 import torch._dynamo
 
 from tritonhost.errors import UnsupportedFeatureError
+from tritonhost.host.selection import select
 from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, grids_per_config, trace_launch
 from tritonhost.tracing.side_table import Constants, side_table
 
@@ -50,7 +51,9 @@ _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_tr
 
 @torch.compiler.assume_constant_result
 def _register_constants(items: tuple[tuple[str, Any], ...]) -> int:
-    # Run for real at trace time: the values are Python constants of this call site.
+    # Run for real at trace time: the values are Python constants of this call site. The
+    # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
+    select()
     return side_table.add_constants(Constants(params=dict(items), options={}))
 
 
