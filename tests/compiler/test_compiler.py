@@ -12,7 +12,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 import tritonhost
-from kernels import relu_inplace_kernel
+from kernels import add_kernel, relu_inplace_kernel
 from programs import PROGRAMS, add, add_2d
 from tritonhost.codegen.backend import capture_wrappers, compile_graph
 from tritonhost.ir import ComputedBuffer, FallbackKernel, MutationOutput, UserDefinedTritonKernel
@@ -316,3 +316,31 @@ def test_programs_match_eager_on_the_gpu(program):
         torch.testing.assert_close(_compile(program.fn)(x, y), expected)
         torch.testing.assert_close(x, expected_x)
         torch.testing.assert_close(y, expected_y)
+
+
+@pytest.mark.gpu
+def test_prepared_launch_declines_arguments_of_another_specialization():
+    from tritonhost.compat.direct_launch import DirectLaunch
+
+    x, y = torch.randn(65, device="cuda"), torch.randn(65, device="cuda")
+    out = torch.empty(65, device="cuda")
+    params = {"x_ptr": x, "y_ptr": y, "out_ptr": out, "n_elements": 64, "BLOCK": 64}
+    with tritonhost.use_backend("cuda"):
+        direct = DirectLaunch(add_kernel, params, {})
+        assert direct((1, 1, 1), list(params.values()))
+        torch.testing.assert_close(out[:64], (x + y)[:64])
+        misaligned = [x[1:], y, out, 64, 64]  # 4 bytes past a 16-byte boundary: Triton compiles another binary
+        assert not direct((1, 1, 1), misaligned)
+        assert not direct((1, 1, 1), [x, y, out, 1, 64])  # n == 1 is specialized too
+
+
+@pytest.mark.gpu
+def test_generated_wrapper_is_right_for_misaligned_inputs_after_aligned_ones():
+    with tritonhost.use_backend("cuda"):
+        chain = next(p for p in PROGRAMS if p.name == "chain")
+        x, y = torch.randn(65, device="cuda"), torch.randn(65, device="cuda")
+        wrapper, _ = _code(chain.fn, x[:64], y[:64])
+        (aligned,) = wrapper.module(x[:64], y[:64])
+        (misaligned,) = wrapper.module(x[1:], y[1:])
+        torch.testing.assert_close(aligned, 2 * (x[:64] + y[:64]))
+        torch.testing.assert_close(misaligned, 2 * (x[1:] + y[1:]))

@@ -13,6 +13,7 @@ from typing import Any
 
 from tritonhost.host.selection import Backend
 from tritonhost.runtime.grid import Grid3
+from tritonhost.runtime.launcher import PreparedLaunch
 from tritonhost.runtime.tma import TMADescriptorSpec
 from tritonhost.tracing.entry import pick_config_grid
 from tritonhost.tracing.side_table import side_table
@@ -39,8 +40,12 @@ class KernelLaunch:
         self.options = dict(options)
         self.grid_function = grid_function
         self.tma = dict(tma or {})
-        # A kernel with no decorators launches straight through the backend's launcher.
+        # A kernel with no decorators launches straight through the backend's launcher, and
+        # through a prepared launch when the launcher offers one (see runtime/launcher.py).
         self.direct = not wrapped.model.layers
+        self.arg_names = wrapped.model.arg_names
+        self.prepared: PreparedLaunch | None = None
+        self._prepare = getattr(self.runner.launcher, "prepare", None)
         # What FX calls a function in generated code: `launch_<kernel>`.
         self.__name__ = self.__qualname__ = wrapped.model.name
         self.__module__ = "launch"
@@ -52,7 +57,17 @@ class KernelLaunch:
         for name, spec in self.tma.items():
             args[name] = self.backend.make_tma_descriptor(args[name], spec)
         if self.direct and grid is not None:
-            self.runner.launcher(grid, {**args, **self.constants}, self.options)  # type: ignore[arg-type]
+            constants = self.constants
+            values = [args[name] if name in args else constants[name] for name in self.arg_names]
+            prepared = self.prepared
+            if prepared is not None and prepared(grid, values):  # type: ignore[arg-type]
+                return
+            params = dict(zip(self.arg_names, values))
+            self.runner.launcher(grid, params, self.options)  # type: ignore[arg-type]
+            if prepared is None and self._prepare is not None:
+                # After a launch that worked: the binary exists and the arguments are valid.
+                self.prepared = self._prepare(params, self.options)
+                self._prepare = None
             return
         if grid is None:
             launch_grid: Any = self.grid_function

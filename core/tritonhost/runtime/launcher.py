@@ -22,6 +22,22 @@ class Launcher(Protocol):
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None: ...
 
 
+class PreparedLaunch(Protocol):
+    """A launch made ready for arguments like ``params`` (see ``prepare`` below).
+
+    ``prepared(grid, values)`` takes every parameter's value in signature order,
+    launches and returns True, or returns False without launching when the
+    values need another specialization (then call the launcher itself).
+    """
+
+    def __call__(self, grid: Grid3, values: list[Any]) -> bool: ...
+
+
+# A launcher may also have ``prepare(params, options) -> PreparedLaunch | None``: the
+# generated wrapper of a compiled program calls one launch site with the same kinds of
+# arguments every time, and asks for it once, on its first launch, to skip per-call work.
+
+
 class TritonRuntimeLauncher:
     """Launches through Triton's own runtime on the active GPU driver (CUDA or HIP).
 
@@ -30,14 +46,21 @@ class TritonRuntimeLauncher:
     re-wrapped in a JITFunction so that it compiles.
     """
 
-    __slots__ = ("_arg_names", "_run", "backend", "device_types")
+    __slots__ = ("_arg_names", "_jit", "_run", "backend", "device_types")
 
     def __init__(self, kernel: Any, backend: str, device_types: tuple[str, ...]) -> None:
         jit = kernel if isinstance(kernel, JITFunction) else JITFunction(kernel.fn)
+        self._jit = jit
         self._run = jit.run
         self._arg_names = tuple(jit.arg_names)
         self.backend = backend
         self.device_types = device_types
+
+    def prepare(self, params: dict[str, Any], options: dict[str, Any]) -> PreparedLaunch | None:
+        """A direct launch of the binary for arguments like ``params`` (compiled now if needed)."""
+        from tritonhost.compat.direct_launch import DirectLaunch
+
+        return DirectLaunch(self._jit, params, options)
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         try:

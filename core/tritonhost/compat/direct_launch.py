@@ -1,0 +1,80 @@
+"""A launch that skips ``JITFunction.run``'s per-call work, for Triton 3.6 to 3.9.
+
+``kernel[grid](...)`` binds arguments, computes a specialization key, looks the
+binary up and checks globals on every call. A compiled wrapper calls one launch
+site with arguments of the same kinds every time, so :class:`DirectLaunch`
+does that work once: it compiles (or finds) the binary for the first call's
+arguments and then hands arguments straight to the binary's launcher, the way
+Triton's own ``run`` ends. Before each launch it checks the few properties
+Triton specializes on (16-byte alignment of pointers, ints equal to 1 or
+divisible by 16, 32- or 64-bit ints); when they differ it declines, and the
+caller goes through ``JITFunction.run``, which compiles what is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from triton import knobs
+from triton.runtime.driver import driver
+from triton.runtime.jit import JITFunction
+
+_I32 = (-(2**31), 2**31 - 1)
+
+
+def _signature_of(value: Any) -> Any:
+    """What Triton specializes a non-constexpr argument on."""
+    if isinstance(value, torch.Tensor):
+        return (value.dtype, value.data_ptr() % 16 == 0)
+    if type(value) is int:
+        return (value == 1, value % 16 == 0, _I32[0] <= value <= _I32[1])
+    return type(value)
+
+
+class DirectLaunch:
+    """Launches one compiled binary of ``jit``; returns False for arguments it was not compiled for."""
+
+    __slots__ = (
+        "_device",
+        "_function",
+        "_launch",
+        "_metadata",
+        "_signature",
+        "_specialized",
+    )
+
+    def __init__(self, jit: JITFunction, params: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        values = [params[name] for name in jit.arg_names]
+        kernel = jit.run(*values, grid=(1, 1, 1), warmup=True, **options)
+        if hasattr(kernel, "result"):  # Triton's asynchronous compile mode hands back a future
+            kernel = kernel.result()
+        kernel._init_handles()
+        self._device = driver.active.get_current_device()
+        self._launch = kernel.run
+        self._function = kernel.function
+        self._metadata = kernel.packed_metadata
+        # Only parameters Triton specializes on are checked per call.
+        self._specialized = tuple(
+            index
+            for index, param in enumerate(jit.params)
+            if not param.is_constexpr and not param.do_not_specialize
+        )
+        self._signature = self._signature_for(values)
+
+    def _signature_for(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(_signature_of(values[index]) for index in self._specialized)
+
+    def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
+        """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
+        if self._signature_for(values) != self._signature or knobs.runtime.launch_enter_hook is not None:
+            return False  # another specialization, or a profiler hook that wants run()'s metadata
+        device = driver.active.get_current_device()
+        if device != self._device:
+            return False
+        self._launch(
+            grid[0], grid[1], grid[2], driver.active.get_current_stream(device), self._function, self._metadata,
+            None, None, knobs.runtime.launch_exit_hook, *values,
+        )
+        return True
