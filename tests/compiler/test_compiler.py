@@ -13,7 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_mod
 
 import tritonhost
 from kernels import add_kernel, relu_inplace_kernel
-from programs import PROGRAMS, add, add_2d
+from programs import PROGRAMS, add, add_2d, relu_inplace
 from tritonhost.codegen.backend import capture_wrappers, compile_graph
 from tritonhost.ir import ComputedBuffer, FallbackKernel, MutationOutput, UserDefinedTritonKernel
 from tritonhost.runtime.compiled_launch import KernelLaunch
@@ -277,7 +277,7 @@ def test_a_reused_buffer_of_another_shape_is_reinterpreted():
 def test_mutation_outputs_point_at_the_buffer_written():
     def fn(x):
         z = x + 1
-        tritonhost.wrap(relu_inplace_kernel)[(1,)](z, z.numel())
+        relu_inplace[(1,)](z, z.numel())
         return z
 
     wrapper, _ = _code(fn, torch.randn(64))

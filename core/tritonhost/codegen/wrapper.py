@@ -44,6 +44,7 @@ class WrapperGenerator:
         #: Launch objects by kernel and hidden constants: launch sites that differ only in
         #: what the call shows share one.
         self.launches: dict[Any, KernelLaunch] = {}
+        self.buffers = {buffer.name: buffer for buffer in program.buffers()}
 
     def generate(self) -> torch.fx.GraphModule:
         self.inputs()
@@ -127,10 +128,8 @@ class WrapperGenerator:
         )
 
     def _layout_of(self, name: str) -> Any:
-        for buffer in self.program.buffers():
-            if buffer.name == name:
-                return buffer.fixed_layout
-        return None
+        buffer = self.buffers.get(name)
+        return None if buffer is None else buffer.fixed_layout
 
     def launch(self, kernel: UserDefinedTritonKernel) -> None:
         tma = {name: value.spec for name, value in kernel.args.items() if isinstance(value, TMADescriptor)}
@@ -139,6 +138,7 @@ class WrapperGenerator:
         # others (dtypes, functions...) and launch options stay in the launch object.
         shown = {name: value for name, value in constants.params.items() if type(value) in _LITERALS}
         hidden = {name: value for name, value in constants.params.items() if name not in shown}
+        varying = self._varying(kernel)
         key = (
             kernel.kernel_idx,
             tuple((name, id(value)) for name, value in hidden.items()),
@@ -149,8 +149,10 @@ class WrapperGenerator:
         launch = self.launches.get(key)
         if launch is None:
             launch = self.launches[key] = KernelLaunch(
-                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, tma
+                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, tma, varying
             )
+        else:  # one launch object serves several sites: check what varies at any of them
+            launch.varying = launch.varying | varying if launch.varying is not None else None
         kwargs = {name: self.value(value) for name, value in kernel.args.items()}
         kwargs.update(shown)
         if kernel.grids is not None:
@@ -159,6 +161,24 @@ class WrapperGenerator:
         self.node(launch, (), kwargs, kernel.name)
         for output in kernel.outputs():
             self.env[output.name] = self.env[output.owner]
+
+    def _varying(self, kernel: UserDefinedTritonKernel) -> frozenset[str]:
+        """Arguments whose kind may change between calls: all but the wrapper's own buffers and fixed ints.
+
+        A buffer the wrapper allocates is always 16-byte aligned; a tensor it is given,
+        or a view an ATen call makes, may not be; a symbolic size may equal 1 or not.
+        """
+        varying = set()
+        for name, value in kernel.args.items():
+            if isinstance(value, Buffer):
+                root = value
+                while root.owner != root.name:
+                    root = self.buffers[root.owner]
+                if not isinstance(root, ComputedBuffer):
+                    varying.add(name)
+            elif isinstance(value, sympy.Basic) and value.free_symbols:
+                varying.add(name)
+        return frozenset(varying)
 
     def fallback(self, op: FallbackKernel) -> None:
         outputs = [leaf for leaf in pytree.tree_leaves(op.result) if isinstance(leaf, Buffer)]

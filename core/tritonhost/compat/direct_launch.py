@@ -13,7 +13,7 @@ caller goes through ``JITFunction.run``, which compiles what is needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,6 +22,13 @@ from triton.runtime.driver import driver
 from triton.runtime.jit import JITFunction
 
 _I32 = (-(2**31), 2**31 - 1)
+
+
+def _active(hook: Any) -> Any:
+    """``hook``, or None when it is an empty ``HookChain`` (which would do nothing when called)."""
+    if hook is None or getattr(hook, "calls", True) == []:
+        return None
+    return hook
 
 
 def _signature_of(value: Any) -> Any:
@@ -37,29 +44,45 @@ class DirectLaunch:
     """Launches one compiled binary of ``jit``; returns False for arguments it was not compiled for."""
 
     __slots__ = (
+        "_current_device",
+        "_current_stream",
         "_device",
         "_function",
+        "_kernel",
         "_launch",
         "_metadata",
         "_signature",
         "_specialized",
     )
 
-    def __init__(self, jit: JITFunction, params: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        jit: JITFunction,
+        params: Mapping[str, Any],
+        options: Mapping[str, Any],
+        varying: Collection[str] | None = None,
+    ) -> None:
         values = [params[name] for name in jit.arg_names]
         kernel = jit.run(*values, grid=(1, 1, 1), warmup=True, **options)
         if hasattr(kernel, "result"):  # Triton's asynchronous compile mode hands back a future
             kernel = kernel.result()
         kernel._init_handles()
-        self._device = driver.active.get_current_device()
+        self._kernel = kernel
+        # Bound once: each lookup through Triton's lazy driver proxy costs about 0.5 us.
+        self._current_device = driver.active.get_current_device
+        self._current_stream = driver.active.get_current_stream
+        self._device = self._current_device()
         self._launch = kernel.run
         self._function = kernel.function
         self._metadata = kernel.packed_metadata
-        # Only parameters Triton specializes on are checked per call.
+        # Only parameters Triton specializes on, and of those only the ones whose kind can
+        # change between calls (``varying``; all when not given), are checked per call.
         self._specialized = tuple(
             index
             for index, param in enumerate(jit.params)
-            if not param.is_constexpr and not param.do_not_specialize
+            if not param.is_constexpr
+            and not param.do_not_specialize
+            and (varying is None or jit.arg_names[index] in varying)
         )
         self._signature = self._signature_for(values)
 
@@ -68,13 +91,19 @@ class DirectLaunch:
 
     def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
         """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
-        if self._signature_for(values) != self._signature or knobs.runtime.launch_enter_hook is not None:
-            return False  # another specialization, or a profiler hook that wants run()'s metadata
-        device = driver.active.get_current_device()
+        if self._signature_for(values) != self._signature:
+            return False
+        device = self._current_device()
         if device != self._device:
             return False
+        stream = self._current_stream(device)
+        runtime = knobs.runtime
+        enter_hook = _active(runtime.launch_enter_hook)
+        # A profiler's launch hooks get what run() gives them; with none set (Triton's
+        # default is an empty chain) there is no metadata to build and no hook to call.
+        metadata = None if enter_hook is None else self._kernel.launch_metadata(grid, stream, *values)
         self._launch(
-            grid[0], grid[1], grid[2], driver.active.get_current_stream(device), self._function, self._metadata,
-            None, None, knobs.runtime.launch_exit_hook, *values,
+            grid[0], grid[1], grid[2], stream, self._function, self._metadata,
+            metadata, enter_hook, _active(runtime.launch_exit_hook), *values,
         )
         return True

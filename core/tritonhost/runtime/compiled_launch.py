@@ -8,7 +8,7 @@ generated code names it after its kernel (``launch_add_kernel(...)``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from tritonhost.host.selection import Backend
@@ -30,6 +30,7 @@ class KernelLaunch:
         options: Mapping[str, Any],
         grid_function: Any = None,
         tma: Mapping[str, TMADescriptorSpec] | None = None,
+        varying: Collection[str] | None = None,
     ) -> None:
         wrapped = side_table.wrapped(kernel_idx)
         self.wrapped = wrapped
@@ -45,6 +46,8 @@ class KernelLaunch:
         self.direct = not wrapped.model.layers
         self.arg_names = wrapped.model.arg_names
         self.prepared: PreparedLaunch | None = None
+        #: Parameters whose kind (alignment, size class) may change between calls.
+        self.varying = None if varying is None else frozenset(varying)
         self._prepare = getattr(self.runner.launcher, "prepare", None)
         # What FX calls a function in generated code: `launch_<kernel>`.
         self.__name__ = self.__qualname__ = wrapped.model.name
@@ -66,7 +69,7 @@ class KernelLaunch:
             self.runner.launcher(grid, params, self.options)  # type: ignore[arg-type]
             if prepared is None and self._prepare is not None:
                 # After a launch that worked: the binary exists and the arguments are valid.
-                self.prepared = self._prepare(params, self.options)
+                self.prepared = self._prepare(params, self.options, self.varying)
                 self._prepare = None
             return
         if grid is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from triton.runtime.jit import JITFunction
@@ -33,7 +34,7 @@ class PreparedLaunch(Protocol):
     def __call__(self, grid: Grid3, values: list[Any]) -> bool: ...
 
 
-# A launcher may also have ``prepare(params, options) -> PreparedLaunch | None``: the
+# A launcher may also have ``prepare(params, options, varying) -> PreparedLaunch | None``: the
 # generated wrapper of a compiled program calls one launch site with the same kinds of
 # arguments every time, and asks for it once, on its first launch, to skip per-call work.
 
@@ -56,11 +57,17 @@ class TritonRuntimeLauncher:
         self.backend = backend
         self.device_types = device_types
 
-    def prepare(self, params: dict[str, Any], options: dict[str, Any]) -> PreparedLaunch | None:
-        """A direct launch of the binary for arguments like ``params`` (compiled now if needed)."""
+    def prepare(
+        self, params: dict[str, Any], options: dict[str, Any], varying: Collection[str] | None = None
+    ) -> PreparedLaunch | None:
+        """A direct launch of the binary for arguments like ``params`` (compiled now if needed).
+
+        ``varying`` names the parameters whose values may differ in kind between calls
+        (inputs' tensors, symbolic sizes); only those are checked before each launch.
+        """
         from tritonhost.compat.direct_launch import DirectLaunch
 
-        return DirectLaunch(self._jit, params, options)
+        return DirectLaunch(self._jit, params, options, varying)
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         try:
