@@ -10,7 +10,13 @@ import triton.language as tl
 from torch.fx.experimental.proxy_tensor import make_fx
 
 import tritonhost
-from kernels import add_kernel, relu_inplace_kernel
+from kernels import (
+    add_kernel,
+    autotuned_heuristic_bias_kernel,
+    autotuned_scale_kernel,
+    heuristic_softmax_kernel,
+    relu_inplace_kernel,
+)
 from programs import PROGRAMS
 
 pytestmark = pytest.mark.usefixtures("interpreter")
@@ -139,13 +145,9 @@ def test_overlapping_views_with_a_write_are_refused():
         make_fx(torch.func.functionalize(fn), tracing_mode="fake")(*_inputs())
 
 
-@pytest.mark.skipif(
-    torch.utils._triton.has_triton(),
-    reason="Dynamo models Triton kernels itself here: wrap() must be hoisted out of the compiled region",
-)
 def test_wrap_inside_the_compiled_region():
-    # Where Dynamo does not model Triton kernels itself (no GPU), wrap() may be called
-    # inline; with a GPU, the wrap is hoisted (docs/tracing.md).
+    # Dynamo models Triton kernels itself only where Triton is usable (a GPU is visible);
+    # the tests below that use dynamo_models_triton_kernels make it do so everywhere.
     def fn(x, y):
         out = torch.empty_like(x)
         tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
@@ -171,11 +173,11 @@ def test_meta_tensors_run_no_kernel():
     assert set(out) == {"out_ptr"} and out["out_ptr"].device.type == "meta" and out["out_ptr"].shape == (32,)
 
 
-@pytest.mark.skipif(
-    torch.utils._triton.has_triton(),
-    reason="Dynamo models Triton kernels itself here: wrap() must be hoisted out of the compiled region",
-)
 def test_first_wrap_of_two_kernels_inside_one_compiled_function():
+    _first_wraps_of_two_kernels_inside_one_compiled_function()
+
+
+def _first_wraps_of_two_kernels_inside_one_compiled_function() -> None:
     @triton.jit
     def double(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
         offsets = tl.arange(0, BLOCK)
@@ -195,3 +197,140 @@ def test_first_wrap_of_two_kernels_inside_one_compiled_function():
     torch._dynamo.reset()
     x = torch.randn(32)
     torch.testing.assert_close(torch.compile(fn, backend="aot_eager", fullgraph=True)(x), 2 * x + 1)
+
+
+@pytest.fixture
+def dynamo_models_triton_kernels(monkeypatch):
+    """Make Dynamo turn @triton.jit and @triton.autotune kernels into its TritonKernelVariable.
+
+    It does where a GPU makes Triton usable (torch.utils._triton.has_triton()); here it is
+    told so. Dynamo's caches are cleared before and after, so no test sees another's mode.
+    """
+    monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: True)
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _inline_jit(x, y):
+    out = torch.empty_like(x)
+    tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
+    return out
+
+
+def _inline_autotuned(x, y):
+    out = torch.empty_like(x)
+    tritonhost.wrap(autotuned_scale_kernel)[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](
+        x + y, out, 3.0, x.numel()
+    )
+    return out
+
+
+def _inline_heuristics(x, y):
+    out = torch.empty_like(x)
+    tritonhost.wrap(heuristic_softmax_kernel)[(1,)](x, out, x.numel())
+    return out + y
+
+
+def _inline_autotuned_heuristics(x, y):
+    out = torch.empty_like(x)
+    tritonhost.wrap(autotuned_heuristic_bias_kernel)[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](
+        x, y, out, x.numel()
+    )
+    return out
+
+
+INLINE_WRAPS = [_inline_jit, _inline_autotuned, _inline_heuristics, _inline_autotuned_heuristics]
+
+
+@pytest.mark.parametrize("fn", INLINE_WRAPS, ids=[fn.__name__.removeprefix("_inline_") for fn in INLINE_WRAPS])
+@pytest.mark.usefixtures("dynamo_models_triton_kernels")
+def test_inline_wrap_of_a_kernel_dynamo_models(fn):
+    x, y = _inputs()
+    compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x, y), fn(x, y))
+
+
+@pytest.mark.usefixtures("dynamo_models_triton_kernels")
+def test_first_wrap_of_two_kernels_dynamo_models_inside_one_compiled_function():
+    _first_wraps_of_two_kernels_inside_one_compiled_function()
+
+
+@triton.jit
+def _sub_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n_elements
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) - tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+
+@pytest.mark.parametrize("modelled", [False, True], ids=["plain", "modelled"])
+def test_inline_wrap_guards_the_kernel_identity(modelled, request):
+    if modelled:
+        request.getfixturevalue("dynamo_models_triton_kernels")
+    torch._dynamo.reset()
+
+    def fn(x, y, kernel):
+        out = torch.empty_like(x)
+        tritonhost.wrap(kernel)[(2,)](x, y, out, x.numel(), BLOCK=16)
+        return out
+
+    compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+    x, y = _inputs()
+    torch.testing.assert_close(compiled(x, y, add_kernel), x + y)
+    torch.testing.assert_close(compiled(x, y, _sub_kernel), x - y)  # another kernel: a recompile
+
+
+@triton.autotune(
+    configs=[triton.Config({"BLOCK": 16}, pre_hook=lambda args: args["out_ptr"].zero_()), triton.Config({"BLOCK": 32})],
+    key=["n_elements"],
+)
+@triton.jit
+def _pre_hooked_triple_kernel(x_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n_elements
+    tl.store(out_ptr + offsets, 3 * tl.load(x_ptr + offsets, mask=mask), mask=mask)
+
+
+@pytest.mark.usefixtures("dynamo_models_triton_kernels")
+def test_a_kernel_dynamo_refuses_is_a_graph_break():
+    # Dynamo refuses to model an autotuner whose configs have a pre_hook: the inline wrap
+    # is a graph break (an error under fullgraph=True), the hoisted one works.
+    def inline(x):
+        out = torch.empty_like(x)
+        tritonhost.wrap(_pre_hooked_triple_kernel)[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](
+            x, out, x.numel()
+        )
+        return out * 2
+
+    x = torch.randn(32)
+    with pytest.raises(torch._dynamo.exc.Unsupported):
+        torch.compile(inline, backend="aot_eager", fullgraph=True)(x)
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(inline, backend="aot_eager")(x), 6 * x)
+
+    hoisted_kernel = tritonhost.wrap(_pre_hooked_triple_kernel)
+
+    def hoisted(x):
+        out = torch.empty_like(x)
+        hoisted_kernel[lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)](x, out, x.numel())
+        return out * 2
+
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(hoisted, backend="aot_eager", fullgraph=True)(x), 6 * x)
+
+
+@pytest.mark.usefixtures("dynamo_models_triton_kernels")
+def test_unreadable_kernel_variable_asks_to_hoist(monkeypatch):
+    # Where Dynamo's internals are not those tritonhost reads (another PyTorch version),
+    # the inline wrap is a graph break whose message says to hoist it.
+    from torch._dynamo.comptime import ComptimeVar
+
+    def unreadable(self):
+        raise AttributeError("no variable here")
+
+    monkeypatch.setattr(ComptimeVar, "_i_will_not_complain_if_bc_breaks_VariableTracker", unreadable)
+    x, y = _inputs()
+    with pytest.raises(torch._dynamo.exc.Unsupported, match="hoist the wrap\\(\\) call out of the compiled function"):
+        torch.compile(_inline_jit, backend="aot_eager", fullgraph=True)(x, y)
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(_inline_jit, backend="aot_eager")(x, y), x + y)

@@ -23,7 +23,6 @@ from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
 from tritonhost.runtime.launcher import Launcher
-from tritonhost.tracing import side_table as side_table_module
 from tritonhost.tracing.entry import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table, wrapped_attribute
 
@@ -180,25 +179,29 @@ def wrap(kernel: Any) -> WrappedKernel:
     the same object, so ``wrap`` may be called inline on every launch, also
     inside ``torch.compile``.
     """
-    if not is_compiling():
-        # Eager fast path. (Under Dynamo, isinstance on a kernel it models itself can
-        # fail, so the checks happen in _wrapped_index, which Dynamo runs for real.)
+    if not torch.compiler.is_dynamo_compiling():
+        # Real Python (also non-strict export, where is_compiling() is true but no
+        # bytecode is traced): the kernel object is at hand.
         if isinstance(kernel, WrappedKernel):
             return kernel
         wrapped = _wrapped.get(kernel)
         if wrapped is not None:
             return wrapped
         return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
-    from tritonhost.tracing import dynamo  # noqa: F401 - marks _wrapped_attribute for Dynamo
+    # Traced by Dynamo: the kernel is a variable of Dynamo's (its own TritonKernelVariable
+    # for @triton.jit and @triton.autotune where Triton is usable), not a Python object.
+    # Imported here: importing Dynamo takes a second or more, and only compiling needs it.
+    from tritonhost.tracing.dynamo import wrapped_in_compiled_region
 
-    return getattr(side_table_module, _wrapped_attribute(kernel))  # type: ignore[no-any-return]
+    return wrapped_in_compiled_region(kernel)
 
 
-# Dynamo runs this for real at trace time and keeps the string (it cannot trace the first
-# wrap of a kernel: a lock, and inspect.signature). The WrappedKernel is then read as an
-# attribute of the side-table module, which Dynamo reads as it is now and can guard on.
-# tracing/dynamo.py marks it with assume_constant_result when first imported.
-def _wrapped_attribute(kernel: Any) -> str:
+def wrapped_attribute_of(kernel: Any) -> str:
+    """The side-table module attribute that holds ``wrap(kernel)``, wrapping the kernel first if needed.
+
+    Run for real while Dynamo traces (tracing/dynamo.py), which could not trace the first
+    wrap of a kernel: a lock, and inspect.signature.
+    """
     return wrapped_attribute(_wrapped_index(kernel))
 
 

@@ -8,13 +8,14 @@ numbers, SymInts, the kernel's side-table id, grids evaluated per autotune
 config); constexprs, None and launch options are registered at trace time
 (``assume_constant_result``) and passed by id. AOTAutograd then traces into it,
 where the launch becomes a ``tritonhost_kernel_mutation`` node and is
-functionalized like any other. ``tritonhost.wrap`` is marked
-``assume_constant_result``: Dynamo runs it at trace time and keeps the result.
+functionalized like any other. ``tritonhost.wrap(kernel)`` written inside the
+compiled region is resolved at trace time by :func:`wrapped_in_compiled_region`.
 See docs/tracing.md.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -22,12 +23,12 @@ import torch._dynamo
 
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
+from tritonhost.tracing import side_table as side_table_module
 from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, grids_per_config, trace_launch
 from tritonhost.tracing.side_table import Constants, side_table
 
 if TYPE_CHECKING:
     from tritonhost.runtime.wrapper import WrappedKernel
-
 
 
 def _launch_in_compiled_region(
@@ -77,12 +78,103 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
     _compiled_launch(wrapped.table_index, constants_index, grid, graph_args)
 
 
-def _mark_wrap_for_dynamo() -> None:
-    # wrap() imports this module before its first compile-time lookup, so the mark is in
-    # place before Dynamo meets the call.
-    from tritonhost.runtime import wrapper
+# --- wrap(kernel) traced by Dynamo -------------------------------------------------------
+#
+# The route, and why (docs/tracing.md, "wrap() inside a compiled region"). Dynamo hands a
+# traced function its arguments as variable trackers, not as Python objects. Where Triton
+# is usable it turns a @triton.jit or @triton.autotune kernel into its own
+# TritonKernelVariable, which no public hook converts back into the kernel:
+# assume_constant_result, nonstrict_trace and substitute_in_graph's constant folding all
+# want a Python constant, and that variable is none; nor, on PyTorch 2.11, is the plain
+# user-object variable that a @triton.heuristics kernel gets (or any kernel, where Triton
+# is not usable). So the kernel is found at trace time with torch._dynamo.comptime, the
+# hook PyTorch gives for running code while Dynamo traces: it reads Dynamo's variable for
+# the `kernel` argument of wrapped_in_compiled_region and takes the Python object behind
+# it, guarded by identity where the kernel came from (a global, a closure cell, a module
+# attribute, an input of the compiled function): a TritonKernelVariable's kernel (its
+# builder installs the identity guard), any other variable through
+# guard_as_python_constant (which installs it). The name of the side-table attribute that
+# holds the WrappedKernel goes back to the traced code through an assume_constant_result
+# function, and the WrappedKernel is read as that module attribute, as a hoisted wrap is.
+#
+# Private Dynamo API, all in _kernel_argument, checked against the sources of PyTorch
+# 2.11.0 and 2.13.0: ComptimeVar._i_will_not_complain_if_bc_breaks_VariableTracker,
+# VariableTracker.realize/.source/.guard_as_python_constant and TritonKernelVariable.kernel.
+# Where any of it fails, the wrap is a graph break whose message says to hoist the wrap()
+# out of the compiled function (with fullgraph=True, an error with that message).
 
-    torch.compiler.assume_constant_result(wrapper._wrapped_attribute)
+_HOIST = (
+    "hoist the wrap() call out of the compiled function (kernel = tritonhost.wrap(triton_kernel) "
+    "at import or before torch.compile, then kernel[grid](...) inside)"
+)
+
+# The attribute name found at trace time, for the assume_constant_result call right after.
+_resolved = threading.local()
+_NOT_READ = object()
 
 
-_mark_wrap_for_dynamo()
+def wrapped_in_compiled_region(kernel: Any) -> WrappedKernel:
+    """``tritonhost.wrap(kernel)`` as Dynamo traces it (see the comment above)."""
+    from torch._dynamo.comptime import comptime
+
+    comptime(_resolve_kernel_argument)  # reads the local `kernel` at trace time
+    attribute = _take_resolved_attribute() if torch.compiler.is_dynamo_compiling() else None
+    if attribute is None:
+        # _resolve_kernel_argument broke the graph: this runs in the code after the break,
+        # for real or in a frame Dynamo traces anew. The wrap then happens outside Dynamo.
+        return _wrap_outside_dynamo(kernel)
+    return getattr(side_table_module, attribute)  # type: ignore[no-any-return]
+
+
+def _resolve_kernel_argument(ctx: Any) -> None:
+    # Run by Dynamo at trace time, in the frame of wrapped_in_compiled_region.
+    from tritonhost.runtime.wrapper import wrapped_attribute_of
+
+    _resolved.attribute = None
+    kernel = _kernel_argument(ctx)
+    if kernel is not _NOT_READ:
+        _resolved.attribute = wrapped_attribute_of(kernel)  # NotAKernelError for what is not one
+
+
+@torch.compiler.assume_constant_result
+def _take_resolved_attribute() -> str | None:
+    # Run by Dynamo at trace time, right after _resolve_kernel_argument (None: none was found).
+    attribute: str | None = getattr(_resolved, "attribute", None)
+    _resolved.attribute = None
+    return attribute
+
+
+def _wrap_for_real(kernel: Any) -> WrappedKernel:
+    from tritonhost.runtime.wrapper import wrap
+
+    return wrap(kernel)
+
+
+# A call Dynamo does not trace: a graph break, then plain Python.
+_wrap_outside_dynamo = torch.compiler.disable(_wrap_for_real)
+
+
+def _kernel_argument(ctx: Any) -> Any:
+    """The Python object behind Dynamo's variable for the local ``kernel``, guarded by identity.
+
+    Breaks the graph where it cannot (ctx.graph_break raises; _NOT_READ is never returned then).
+    """
+    from torch._dynamo.exc import TorchDynamoException, Unsupported
+
+    try:
+        variable = ctx.get_local("kernel")._i_will_not_complain_if_bc_breaks_VariableTracker().realize()
+        if type(variable).__name__ == "TritonKernelVariable":
+            return variable.kernel
+        if variable.source is not None:
+            return variable.guard_as_python_constant()
+        problem = f"its kernel was made inside the compiled region ({variable})"
+    except Unsupported as error:  # Dynamo refused to model the kernel (an autotune pre_hook...)
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        explained = [line.removeprefix("Explanation:").strip() for line in lines if line.startswith("Explanation:")]
+        problem = f"Dynamo refused its kernel ({(explained or lines or [type(error).__name__])[0]})"
+    except TorchDynamoException:  # Dynamo's own control flow (restarts...): not ours to change
+        raise
+    except Exception as error:  # noqa: BLE001 - Dynamo internals unlike those of PyTorch 2.11 to 2.13
+        problem = f"it cannot read its kernel from Dynamo on PyTorch {torch.__version__} ({error!r})"
+    ctx.graph_break(f"tritonhost.wrap() inside a compiled region: {problem}; {_HOIST}")
+    return _NOT_READ
