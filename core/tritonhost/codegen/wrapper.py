@@ -26,6 +26,7 @@ from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKerne
 from tritonhost.ir.program import Program, SymbolInput
 from tritonhost.ir.tma import TMADescriptor
 from tritonhost.runtime.compiled_launch import KernelLaunch
+from tritonhost.runtime.tma import TMADescriptorMaker
 from tritonhost.tracing.side_table import side_table
 
 #: Constant types that print as Python literals in generated code.
@@ -45,6 +46,7 @@ class WrapperGenerator:
         #: what the call shows share one.
         self.launches: dict[Any, KernelLaunch] = {}
         self.buffers = {buffer.name: buffer for buffer in program.buffers()}
+        self.tma_maker = TMADescriptorMaker(backend)
 
     def generate(self) -> torch.fx.GraphModule:
         self.inputs()
@@ -65,7 +67,7 @@ class WrapperGenerator:
         if isinstance(value, Buffer):
             return self.env[value.name]
         if isinstance(value, TMADescriptor):
-            return self.env[value.buffer.name]  # the launch turns it into a descriptor
+            return self.env[value.name]
         if isinstance(value, sympy.Basic):
             return self.expressions(value)
         if isinstance(value, (list, tuple)):
@@ -132,7 +134,11 @@ class WrapperGenerator:
         return None if buffer is None else buffer.fixed_layout
 
     def launch(self, kernel: UserDefinedTritonKernel) -> None:
-        tma = {name: value.spec for name, value in kernel.args.items() if isinstance(value, TMADescriptor)}
+        for value in kernel.args.values():
+            if isinstance(value, TMADescriptor):
+                self.env[value.name] = self.node(
+                    self.tma_maker, (self.env[value.buffer.name], value.api, value.block_shape), {}, value.name
+                )
         constants = side_table.constants(kernel.constants_idx)
         # Constexprs a reader can read (ints, floats, strings...) are shown in the call; the
         # others (dtypes, functions...) and launch options stay in the launch object.
@@ -144,12 +150,11 @@ class WrapperGenerator:
             tuple((name, id(value)) for name, value in hidden.items()),
             tuple(constants.options.items()),
             id(constants.grid),
-            tuple(tma.items()),
         )
         launch = self.launches.get(key)
         if launch is None:
             launch = self.launches[key] = KernelLaunch(
-                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, tma, varying
+                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, varying
             )
         else:  # one launch object serves several sites: check what varies at any of them
             launch.varying = launch.varying | varying if launch.varying is not None else None

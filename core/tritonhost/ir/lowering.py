@@ -41,6 +41,7 @@ from tritonhost.ir.layout import (
 )
 from tritonhost.ir.nodes import Allocate, FallbackKernel, Operation, UserDefinedTritonKernel
 from tritonhost.ir.program import ConstantInput, Input, Program, SymbolInput
+from tritonhost.ir.tma import TMADescriptor
 from tritonhost.tracing.operators import (
     tritonhost_kernel_functional,
     tritonhost_kernel_mutation,
@@ -235,6 +236,7 @@ class Lowering:
                 if kwargs[name] is source:
                     outputs[name] = out
         kernel_idx = _int_kwarg(node, "kernel_idx")
+        self.describe_tma(_int_kwarg(node, "constant_args_idx"), args)
         self.operations.append(
             UserDefinedTritonKernel(
                 name=side_table.wrapped(kernel_idx).model.name,
@@ -255,6 +257,7 @@ class Lowering:
         constants_idx = _int_kwarg(node, "constant_args_idx")
         written = written_tensors(kernel_idx, constants_idx, {k: _val(v) for k, v in kwargs.items()})
         args = {name: self.value(arg) for name, arg in kwargs.items()}
+        self.describe_tma(constants_idx, args)
         self.operations.append(
             UserDefinedTritonKernel(
                 name=side_table.wrapped(kernel_idx).model.name,
@@ -265,6 +268,11 @@ class Lowering:
                 mutated=written,
             )
         )
+
+    def describe_tma(self, constants_idx: int, args: dict[str, Any]) -> None:
+        """Turn the buffers of TMA descriptor parameters into descriptor nodes over them."""
+        for name, (api, block_shape) in side_table.constants(constants_idx).tma.items():
+            args[name] = TMADescriptor(f"{name}_descriptor", args[name], api, tuple(block_shape))
 
     def grids(self, grids: Any) -> list[tuple[Expr, Expr, Expr]] | None:
         if grids is None:

@@ -82,7 +82,8 @@ class UserDefinedTritonKernel:
             f"grid={list(self.grids[0])}" if len(self.grids) == 1 else f"grids={[list(g) for g in self.grids]}"
         )
         written = ", ".join(f"{param}: {out.name}" for param, out in self.outputs_by_param.items())
-        lines = [f"{self.name}[{grids}]({args})  # kernel {self.kernel_idx}, constants {self.constants_idx}"]
+        lines = [descriptor.describe() for descriptor in self.tma_descriptors()]
+        lines.append(f"{self.name}[{grids}]({args})  # kernel {self.kernel_idx}, constants {self.constants_idx}")
         if written:
             lines.append(f"    writes {written}")
         return "\n".join(lines)

@@ -9,28 +9,30 @@ from __future__ import annotations
 import attrs
 
 from tritonhost.ir.buffers import Buffer
-from tritonhost.runtime.tma import TMADescriptorSpec
+from tritonhost.ir.layout import Expr
 
 
 @attrs.define(eq=False)
 class TMADescriptor:
-    """A kernel argument that is a TMA descriptor over ``buffer``."""
+    """A kernel argument that is a TMA descriptor over the whole of ``buffer``.
+
+    ``api`` is ``"stable"`` (Triton's ``TensorDescriptor``) or ``"experimental"``
+    (the older 1-D/2-D descriptors, which also need the global dims and the
+    element size: both are read off the buffer when the descriptor is made).
+    """
 
     name: str
     buffer: Buffer
-    spec: TMADescriptorSpec
+    api: str
+    block_shape: tuple[int, ...]
 
     @property
-    def api(self) -> str:
-        """``"stable"`` (Triton's ``TensorDescriptor``) or ``"experimental"`` (the older 1-D/2-D ones)."""
-        return self.spec.api
+    def dims(self) -> tuple[Expr, ...]:
+        return self.buffer.fixed_layout.size
 
     def describe(self) -> str:
-        extra = "" if self.spec.api == "stable" else f", dims={list(self.spec.dims or ())}"
-        return (
-            f"{self.name} = TMADescriptor({self.spec.api}, {self.buffer.name}, "
-            f"block_shape={list(self.spec.block_shape)}{extra})"
-        )
+        extra = "" if self.api == "stable" else f", dims={list(self.dims)}"
+        return f"{self.name} = TMADescriptor({self.api}, {self.buffer.name}, block_shape={list(self.block_shape)}{extra})"
 
     def __repr__(self) -> str:
         return self.name

@@ -14,7 +14,6 @@ from typing import Any
 from tritonhost.host.selection import Backend
 from tritonhost.runtime.grid import Grid3
 from tritonhost.runtime.launcher import PreparedLaunch
-from tritonhost.runtime.tma import TMADescriptorSpec
 from tritonhost.tracing.entry import pick_config_grid
 from tritonhost.tracing.side_table import side_table
 
@@ -29,7 +28,6 @@ class KernelLaunch:
         constants: Mapping[str, Any],
         options: Mapping[str, Any],
         grid_function: Any = None,
-        tma: Mapping[str, TMADescriptorSpec] | None = None,
         varying: Collection[str] | None = None,
     ) -> None:
         wrapped = side_table.wrapped(kernel_idx)
@@ -40,7 +38,6 @@ class KernelLaunch:
         self.constants = dict(constants)
         self.options = dict(options)
         self.grid_function = grid_function
-        self.tma = dict(tma or {})
         # A kernel with no decorators launches straight through the backend's launcher, and
         # through a prepared launch when the launcher offers one (see runtime/launcher.py).
         self.direct = not wrapped.model.layers
@@ -57,8 +54,6 @@ class KernelLaunch:
         return f"<launch of {self.__name__} on {self.backend.name}>"
 
     def __call__(self, *, grid: Grid3 | Sequence[Grid3] | None = None, **args: Any) -> None:
-        for name, spec in self.tma.items():
-            args[name] = self.backend.make_tma_descriptor(args[name], spec)
         if self.direct and grid is not None:
             constants = self.constants
             values = [args[name] if name in args else constants[name] for name in self.arg_names]

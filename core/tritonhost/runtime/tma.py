@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import torch
 
 from tritonhost.host.selection import select
+from tritonhost.tracing.entry import TracedTMADescriptor, is_tracing
 
 
 def _ints(values: Iterable[int]) -> tuple[int, ...]:
@@ -51,6 +52,13 @@ class TMADescriptorSpec:
                 raise ValueError("experimental TMA descriptors are 1-D or 2-D, with one block dim per dim")
 
 
+def spec_for(tensor: torch.Tensor, api: str, block_shape: Iterable[int]) -> TMADescriptorSpec:
+    """The spec of a descriptor over the whole of ``tensor`` (dims and element size read off it)."""
+    if api == "experimental":
+        return TMADescriptorSpec("experimental", block_shape, dims=tensor.shape, element_size=tensor.element_size())
+    return TMADescriptorSpec(api, block_shape)  # type: ignore[arg-type]
+
+
 def make_tma_descriptor(
     tensor: torch.Tensor, block_shape: tuple[int, ...] | list[int], *, api: Literal["stable", "experimental"] = "stable"
 ) -> object:
@@ -58,9 +66,26 @@ def make_tma_descriptor(
 
     With the default stable API this is Triton's ``TensorDescriptor`` over the
     whole tensor; ``api="experimental"`` asks for Triton's older descriptors.
+    Inside ``make_fx``, ``torch.export`` or ``torch.compile`` it returns a
+    :class:`TracedTMADescriptor`, which a launch accepts in the descriptor's place.
     """
-    if api == "experimental":
-        spec = TMADescriptorSpec(api, block_shape, dims=tensor.shape, element_size=tensor.element_size())
-    else:
-        spec = TMADescriptorSpec(api, block_shape)
-    return select().make_tma_descriptor(tensor, spec)
+    if torch.compiler.is_compiling() or is_tracing():
+        return TracedTMADescriptor(tensor, api, tuple(int(b) for b in block_shape))
+    return select().make_tma_descriptor(tensor, spec_for(tensor, api, block_shape))
+
+
+class TMADescriptorMaker:
+    """Makes descriptors on one backend: ``maker(tensor, api, block_shape)``.
+
+    A generated wrapper calls it just before the launch that takes the
+    descriptor, so the descriptor describes the buffer as it is then. FX names
+    it after the backend in generated code (``cuda_make_tma_descriptor(...)``).
+    """
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.__name__ = self.__qualname__ = "make_tma_descriptor"
+        self.__module__ = backend.name
+
+    def __call__(self, tensor: torch.Tensor, api: str, block_shape: tuple[int, ...]) -> object:
+        return self.backend.make_tma_descriptor(tensor, spec_for(tensor, api, block_shape))

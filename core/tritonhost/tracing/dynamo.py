@@ -24,7 +24,7 @@ import torch._dynamo
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, grids_per_config, trace_launch
+from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, TracedTMADescriptor, grids_per_config, trace_launch
 from tritonhost.tracing.side_table import Constants, side_table
 
 if TYPE_CHECKING:
@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 def _launch_in_compiled_region(
     wrapped_index: int, constants_index: int, grid: Any, graph_args: dict[str, Any]
 ) -> int:
-    constants = side_table.constants(constants_index).params
-    trace_launch(side_table.wrapped(wrapped_index), grid, (), {**graph_args, **constants})
+    constants = side_table.constants(constants_index)
+    args = {**graph_args, **constants.params}
+    for name, (api, block_shape) in constants.tma.items():
+        args[name] = TracedTMADescriptor(args[name], api, block_shape)
+    trace_launch(side_table.wrapped(wrapped_index), grid, (), args)
     return 0  # nonstrict_trace needs a graphable result; the launch's effect is the mutation
 
 
@@ -51,11 +54,14 @@ _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_tr
 
 
 @torch.compiler.assume_constant_result
-def _register_constants(items: tuple[tuple[str, Any], ...]) -> int:
+def _register_constants(
+    items: tuple[tuple[str, Any], ...], descriptors: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
+) -> int:
     # Run for real at trace time: the values are Python constants of this call site. The
     # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
     select()
-    return side_table.add_constants(Constants(params=dict(items), options={}))
+    tma = {name: (api, block_shape) for name, api, block_shape in descriptors}
+    return side_table.add_constants(Constants(params=dict(items), options={}, tma=tma))
 
 
 def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -63,10 +69,14 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
     model = wrapped.model
     params = dict(zip(model.arg_names, args))
     params.update(kwargs)
-    graph_args = {}
+    graph_args: dict[str, Any] = {}
     constants = []
+    descriptors = []
     for name, value in params.items():
-        if name in model.constexprs or name not in model.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
+        if isinstance(value, TracedTMADescriptor):  # the tensor goes through the graph
+            graph_args[name] = value.tensor
+            descriptors.append((name, value.api, value.block_shape))
+        elif name in model.constexprs or name not in model.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
             constants.append((name, value))
         else:
             graph_args[name] = value
@@ -74,7 +84,7 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
         grid = grids_per_config(model, grid, args, kwargs)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
-    constants_index = _register_constants(tuple(constants)) + 0
+    constants_index = _register_constants(tuple(constants), tuple(descriptors)) + 0
     _compiled_launch(wrapped.table_index, constants_index, grid, graph_args)
 
 

@@ -9,10 +9,12 @@ backend refuses it with an error that names the argument.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+from triton.tools.tensor_descriptor import TensorDescriptor
 
+from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.runtime.grid import as_grid3
 from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel
 from tritonhost.tracing.operators import tritonhost_kernel_mutation
@@ -25,6 +27,18 @@ if TYPE_CHECKING:
 GRAPH_VALUE_TYPES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 _dispatch_stack_depth = torch._C._len_torch_dispatch_stack
 _functorch_interpreter = torch._C._functorch.peek_interpreter_stack
+
+
+class TracedTMADescriptor(NamedTuple):
+    """What :func:`make_tma_descriptor` gives while PyTorch traces: the tensor and how to describe it.
+
+    A traced launch passes the tensor through the graph and the rest as
+    constants; the descriptor is made when the kernel runs (see tracing/).
+    """
+
+    tensor: torch.Tensor
+    api: str
+    block_shape: tuple[int, ...]
 
 
 def is_tracing() -> bool:
@@ -69,10 +83,36 @@ def pick_config_grid(model: KernelModel, grids: list[Any]) -> Any:
     return grid
 
 
+def descriptor_parts(kernel: str, name: str, value: Any) -> tuple[torch.Tensor, str, tuple[int, ...]] | None:
+    """``(tensor, api, block_shape)`` of a TMA descriptor argument, or None for any other argument."""
+    if isinstance(value, TracedTMADescriptor):
+        return value.tensor, value.api, value.block_shape
+    if isinstance(value, TensorDescriptor):
+        base = value.base
+        if list(value.shape) != list(base.shape) or list(value.strides) != list(base.stride()):
+            raise UnsupportedFeatureError(
+                f"kernel {kernel}: argument {name!r} is a TensorDescriptor over part of its tensor (shape "
+                f"{list(value.shape)}, tensor {list(base.shape)}); a traced launch describes whole tensors. Make it "
+                "with TensorDescriptor.from_tensor or tritonhost.make_tma_descriptor over the view you mean."
+            )
+        if getattr(value, "padding", "zero") != "zero":
+            raise UnsupportedFeatureError(
+                f"kernel {kernel}: argument {name!r} uses padding={value.padding!r}; traced launches support "
+                "the default zero padding"
+            )
+        return base, "stable", tuple(int(b) for b in value.block_shape)
+    return None
+
+
 def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Record the launch as a ``tritonhost_kernel_mutation`` call (which runs it, if the tracer runs ops)."""
     params, options = wrapped.runner().binder.bind(args, kwargs)
     model = wrapped.model
+    tma = {}
+    for name, value in params.items():
+        parts = descriptor_parts(model.name, name, value)
+        if parts is not None:
+            params[name], tma[name] = parts[0], (parts[1], parts[2])
     in_graph = {
         name: value
         for name, value in params.items()
@@ -82,6 +122,7 @@ def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwarg
         params={name: value for name, value in params.items() if name not in in_graph},
         options=options,
         grid=grid if callable(grid) else None,
+        tma=tma,
     )
     if callable(grid):
         graph_grid = None

@@ -28,6 +28,7 @@ from torch.fx.experimental.proxy_tensor import (
     disable_proxy_modes_tracing,
     track_tensor_tree,
 )
+from triton.tools.tensor_descriptor import TensorDescriptor
 
 from tritonhost.errors import AliasingError
 from tritonhost.tracing.side_table import side_table
@@ -85,6 +86,14 @@ def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: 
 
     constants = side_table.constants(constant_args_idx)
     wrapped = side_table.wrapped(kernel_idx)
+    if constants.tma:
+        from tritonhost.host.selection import select
+        from tritonhost.runtime.tma import spec_for
+
+        backend = select()
+        kwargs = dict(kwargs)
+        for name, (api, block_shape) in constants.tma.items():
+            kwargs[name] = backend.make_tma_descriptor(kwargs[name], spec_for(kwargs[name], api, block_shape))
     if grid is None:
         launch_grid = constants.grid
     else:
@@ -97,7 +106,11 @@ def written_tensors(kernel_idx: int, constant_args_idx: int, kwargs: Mapping[str
     from tritonhost.analysis import analyze_call
 
     constants = side_table.constants(constant_args_idx)
-    result = analyze_call(side_table.wrapped(kernel_idx).kernel, (), {**kwargs, **constants.params})
+    params = {**kwargs, **constants.params}
+    for name, (api, block_shape) in constants.tma.items():
+        if api == "stable":  # typed as the descriptor it becomes (a FakeTensor base is fine)
+            params[name] = TensorDescriptor.from_tensor(kwargs[name], list(block_shape))
+    result = analyze_call(side_table.wrapped(kernel_idx).kernel, (), params)
     return [name for name in result.written if isinstance(kwargs.get(name), torch.Tensor)]
 
 

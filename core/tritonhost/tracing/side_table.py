@@ -25,6 +25,9 @@ class Constants:
     options: Mapping[str, Any]
     #: The grid, when it is a function of the meta-parameters (else it is in the graph).
     grid: Any = None
+    #: TMA descriptor parameters: ``name -> (api, block_shape)``. The graph carries the
+    #: tensor; the descriptor is made over it when the kernel runs.
+    tma: Mapping[str, tuple[str, tuple[int, ...]]] = attrs.Factory(dict)
 
 
 class SideTable:
