@@ -5,7 +5,8 @@ Runs on the interpreter backend (the CPU) unless TRITONHOST_BACKEND names anothe
     TRITONHOST_BACKEND=cuda python examples/quickstart.py
 
 Each kernel is an ordinary @triton.jit function, launched with Triton's own syntax
-through ``tritonhost.wrap(kernel)[grid](...)``.
+through ``tritonhost.wrap(kernel)[grid](...)``, eagerly and then inside
+``torch.compile(backend="tritonhost")``.
 """
 
 from __future__ import annotations
@@ -84,13 +85,28 @@ def main() -> int:
     # tl.dot may use TF32 on a GPU: compare at that precision.
     results.append(("matmul (@triton.autotune, 2-D grid)", c, a @ b))
 
+    # The same kernels inside torch.compile: backend="tritonhost" generates a wrapper that
+    # allocates, launches and frees, with no copy eager code would not make.
+    def add_then_softmax(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(triton.cdiv(x.numel(), 128),)](x, y, total, x.numel(), BLOCK=128)
+        probs = torch.empty_like(total)
+        tritonhost.wrap(softmax_kernel)[(x.shape[0],)](total, probs, x.shape[1], x.stride(0))
+        return probs
+
+    with tritonhost.capture_wrappers() as wrappers:
+        compiled = torch.compile(add_then_softmax, backend="tritonhost", fullgraph=True)
+        probs = compiled(scores, scores)
+    results.append(('add + softmax, torch.compile(backend="tritonhost")', probs, torch.softmax(2 * scores, dim=1)))
+
     failed = 0
     for name, got, expected in results:
         error = ((got - expected).norm() / expected.norm()).item()
         ok = error < 1e-3
         failed += not ok
-        print(f"  {'ok  ' if ok else 'FAIL'} {name:42} relative error {error:.1e}")
-    print("all kernels match PyTorch" if not failed else f"{failed} kernel(s) differ from PyTorch")
+        print(f"  {'ok  ' if ok else 'FAIL'} {name:52} relative error {error:.1e}")
+    print("\nthe wrapper torch.compile generated:\n" + wrappers[0].code.strip())
+    print("\nall kernels match PyTorch" if not failed else f"\n{failed} kernel(s) differ from PyTorch")
     return 1 if failed else 0
 
 

@@ -17,5 +17,6 @@ def test_quickstart_matches_pytorch_on_the_interpreter():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "running on backend 'interpreter'" in result.stdout
-    assert result.stdout.count("  ok   ") == 3
+    assert result.stdout.count("  ok   ") == 4
+    assert "launch_add_kernel(" in result.stdout  # the generated wrapper is shown
     assert "all kernels match PyTorch" in result.stdout

@@ -17,6 +17,7 @@ from importlib import metadata as _metadata
 
 from tritonhost import analysis
 from tritonhost.analysis import Analysis, analyze
+from tritonhost.codegen.backend import CompiledWrapper, capture_wrappers, compile_graph
 from tritonhost.errors import (
     AliasingError,
     BackendError,
@@ -73,6 +74,7 @@ __all__ = [
     "BackendInfo",
     "BackendStatus",
     "BackendUnusableError",
+    "CompiledWrapper",
     "DeviceMismatchError",
     "GridError",
     "KernelArgumentError",
@@ -89,6 +91,8 @@ __all__ = [
     "analysis",
     "analyze",
     "backends",
+    "capture_wrappers",
+    "compile_graph",
     "current_backend",
     "hookimpl",
     "make_tma_descriptor",
