@@ -8,6 +8,7 @@ import weakref
 import pytest
 import torch
 import triton
+import triton.language as tl
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
@@ -344,3 +345,40 @@ def test_generated_wrapper_is_right_for_misaligned_inputs_after_aligned_ones():
         (misaligned,) = wrapper.module(x[1:], y[1:])
         torch.testing.assert_close(aligned, 2 * (x[:64] + y[:64]))
         torch.testing.assert_close(misaligned, 2 * (x[1:] + y[1:]))
+
+
+@triton.jit
+def grid_index_kernel(out_ptr):
+    i, j, k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    tl.store(out_ptr + (i * tl.num_programs(1) + j) * tl.num_programs(2) + k, i * 100 + j * 10 + k)
+
+
+grid_index = tritonhost.wrap(grid_index_kernel)
+
+
+def _grid_indices(grid):
+    i, j, k = torch.meshgrid(*(torch.arange(n) for n in grid), indexing="ij")
+    return (i * 100 + j * 10 + k).flatten().to(torch.int32)
+
+
+def test_three_dimensional_grid():
+    def fn(x):
+        out = torch.empty(24, dtype=torch.int32)
+        grid_index[(2, 3, 4)](out)
+        return out + x
+
+    wrapper, out = _code(fn, torch.zeros(24, dtype=torch.int32))
+    assert "grid = (2, 3, 4)" in wrapper.code
+    torch.testing.assert_close(out, _grid_indices((2, 3, 4)))
+
+
+def test_two_dimensional_grid_from_symbolic_sizes():
+    def fn(x):
+        rows, cols = x.shape
+        out = torch.empty(rows * cols, dtype=torch.int32, device=x.device)
+        grid_index[(rows, cols)](out)
+        return out
+
+    compiled = _compile(fn, dynamic=True)
+    for shape in ((2, 3), (3, 5)):
+        torch.testing.assert_close(compiled(torch.empty(shape)), _grid_indices((*shape, 1)))
