@@ -31,7 +31,7 @@ from tritonhost.host import discovery
 from tritonhost.host.selection import requested_backend, select
 from tritonhost.runtime.binding import Binder
 from tritonhost.runtime.identity import IdentityCache
-from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
+from tritonhost.runtime.kernel import KernelModel, launch_variants, model_of
 
 log = logging.getLogger(__name__)
 
@@ -213,30 +213,14 @@ def _launch_options() -> frozenset[str]:
 
 def _variants(model: KernelModel, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The parameter sets a launch may run with: one per autotune config, heuristics applied."""
-
-    def expand(index: int, current: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        if index == len(model.layers):
-            complete = {**model.defaults, **current}
-            missing = [name for name in model.arg_names if name not in complete]
-            if missing:
-                raise KernelArgumentError(
-                    f"kernel {model.name}() is missing {', '.join(map(repr, missing))}: no autotune config "
-                    "or heuristic sets it and the call did not pass it."
-                )
-            yield complete
-            return
-        layer = model.layers[index]
-        if isinstance(layer, HeuristicsLayer):
-            current = dict(current)
-            for name, heuristic in layer.values.items():
-                current[name] = heuristic(dict(current))
-            yield from expand(index + 1, current)
-        else:
-            assert isinstance(layer, AutotuneLayer)
-            for config in layer.configs:
-                yield from expand(index + 1, {**current, **config.kwargs})
-
-    yield from expand(0, params)
+    for _, variant in launch_variants(model, params):
+        missing = [name for name in model.arg_names if name not in variant]
+        if missing:
+            raise KernelArgumentError(
+                f"kernel {model.name}() is missing {', '.join(map(repr, missing))}: no autotune config "
+                "or heuristic sets it and the call did not pass it."
+            )
+        yield variant
 
 
 def _source_key(model: KernelModel) -> Any:

@@ -9,6 +9,7 @@ times configs through the backend's own benchmark hook.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,6 +66,36 @@ class KernelModel:
 
 
 _models: IdentityCache[KernelModel] = IdentityCache()
+
+
+def launch_variants(model: KernelModel, params: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """Every parameter set a launch may run with, before any config is chosen.
+
+    One per choice of autotune configs (one in all when there are none), each
+    with the defaults filled in and the heuristics applied in decorator order,
+    as ``(configs chosen, params)``. The analysis takes the union over them, and
+    a launch traced for torch.compile evaluates its grid for each. (The runtime
+    picks one path instead: runtime/wrapper.py.) Plain loops, so that Dynamo
+    traces it.
+    """
+    variants: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {**model.defaults, **params})]
+    for layer in model.layers:
+        if isinstance(layer, HeuristicsLayer):
+            for _, current in variants:
+                for name, heuristic in layer.values.items():
+                    current[name] = heuristic(dict(current))
+        else:
+            variants = [
+                ((*configs, config), {**current, **config.kwargs})
+                for configs, current in variants
+                for config in layer.configs
+            ]
+    return variants
+
+
+def config_choices(model: KernelModel) -> list[tuple[Any, ...]]:
+    """The choices of autotune configs, in the order :func:`launch_variants` yields them."""
+    return list(itertools.product(*(layer.configs for layer in model.layers if isinstance(layer, AutotuneLayer))))
 
 
 def model_of(kernel: Any) -> KernelModel:

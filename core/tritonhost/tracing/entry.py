@@ -16,7 +16,7 @@ from triton.tools.tensor_descriptor import TensorDescriptor
 
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.runtime.grid import as_grid3
-from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel
+from tritonhost.runtime.kernel import KernelModel, config_choices, launch_variants
 from tritonhost.tracing.operators import tritonhost_kernel_mutation
 from tritonhost.tracing.side_table import Constants, side_table
 
@@ -48,35 +48,29 @@ def is_tracing() -> bool:
 
 
 def grids_per_config(model: KernelModel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-    """A grid function evaluated for each autotune config (once if none), heuristics applied.
+    """A grid function evaluated for each choice of autotune configs (once if none), heuristics applied.
 
     Dynamo cannot carry a function into the graph, so a launch under torch.compile
     evaluates its grid here, in traced code, into tuples of ints and SymInts.
     """
-    meta = {**model.defaults, **dict(zip(model.arg_names, args)), **kwargs}
-    autotune = next((layer for layer in model.layers if isinstance(layer, AutotuneLayer)), None)
-    configs = autotune.configs if autotune is not None else (None,)
     grids = []
-    for config in configs:
-        variant = dict(meta) if config is None else {**meta, **config.all_kwargs()}
-        for layer in model.layers:
-            if isinstance(layer, HeuristicsLayer):
-                for name, heuristic in layer.values.items():
-                    variant[name] = heuristic(variant)
-        grids.append(as_grid3(grid(variant)))
+    for configs, variant in launch_variants(model, {**dict(zip(model.arg_names, args)), **kwargs}):
+        meta = dict(variant)
+        for config in configs:  # a grid function also sees a config's num_warps, as in Triton
+            meta.update(config.all_kwargs())
+        grids.append(as_grid3(grid(meta)))
     return grids
 
 
 def pick_config_grid(model: KernelModel, grids: list[Any]) -> Any:
-    """A grid function choosing, among ``grids`` (one per autotune config), the chosen config's."""
-    autotune = next((layer for layer in model.layers if isinstance(layer, AutotuneLayer)), None)
-    if autotune is None or len(grids) == 1:
+    """A grid function choosing, among ``grids`` (one per choice of configs), the chosen configs' grid."""
+    choices = config_choices(model) if len(grids) > 1 else []
+    if len(choices) != len(grids):
         return grids[0]
-    configs = autotune.configs
 
     def grid(meta: dict[str, Any]) -> Any:
-        for config, config_grid in zip(configs, grids):
-            if all(meta.get(name) == value for name, value in config.kwargs.items()):
+        for configs, config_grid in zip(choices, grids):
+            if all(meta.get(name) == value for config in configs for name, value in config.kwargs.items()):
                 return config_grid
         return grids[0]
 
