@@ -14,7 +14,7 @@ is run four ways, in the same process and measured round-robin:
 Prints microseconds per kernel and ratios to both anchors. Needs an NVIDIA GPU
 (Inductor compiles Triton kernels only for a GPU).
 
-    python bench/compile_overhead.py [--kernels 20] [--calls 200] [--repeats 7]
+    python bench/compile_overhead.py [--kernels 20] [--calls 200] [--repeats 15]
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernels", type=int, default=20)
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     options = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("compile_overhead.py needs an NVIDIA GPU: Inductor, an anchor, compiles Triton kernels only there")
