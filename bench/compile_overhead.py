@@ -20,16 +20,15 @@ Prints microseconds per kernel and ratios to both anchors. Needs an NVIDIA GPU
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import triton
 import triton.language as tl
+from launch_overhead import per_launch_us  # bench/ is the script's directory
 
 import tritonhost
-from tritonhost.codegen.backend import capture_wrappers
 
 BLOCK = 128
 
@@ -44,41 +43,18 @@ def add_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
 add = tritonhost.wrap(add_kernel)
 
 
-def make_chains(kernels: int) -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
-    def triton_chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def chain_of(kernel: Any, kernels: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``kernels`` launches of ``kernel``, each output feeding the next (Triton and tritonhost share ``[grid](...)``)."""
+
+    def chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         n = x.numel()
         for _ in range(kernels):
             out = torch.empty_like(x)
-            add_kernel[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
+            kernel[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
             x = out
         return x
 
-    def tritonhost_chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        n = x.numel()
-        for _ in range(kernels):
-            out = torch.empty_like(x)
-            add[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
-            x = out
-        return x
-
-    return triton_chain, tritonhost_chain
-
-
-def per_call_us(paths: dict[str, Callable[[], object]], calls: int, repeats: int) -> dict[str, float]:
-    """Median microseconds per call of each path, round-robin so drift hits all alike."""
-    for call in paths.values():
-        for _ in range(10):
-            call()
-    torch.cuda.synchronize()
-    samples: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(repeats):
-        for name, call in paths.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                call()
-            torch.cuda.synchronize()
-            samples[name].append((time.perf_counter() - start) / calls * 1e6)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return chain
 
 
 def main() -> None:
@@ -92,9 +68,9 @@ def main() -> None:
 
     with tritonhost.use_backend("cuda"):
         x, y = torch.randn(1024, device="cuda"), torch.randn(1024, device="cuda")
-        triton_chain, tritonhost_chain = make_chains(options.kernels)
+        triton_chain, tritonhost_chain = chain_of(add_kernel, options.kernels), chain_of(add, options.kernels)
         inductor = torch.compile(triton_chain, backend="inductor", fullgraph=True)
-        with capture_wrappers() as wrappers:
+        with tritonhost.capture_wrappers() as wrappers:
             compiled = torch.compile(tritonhost_chain, backend="tritonhost", fullgraph=True)
             expected = triton_chain(x, y)
             for fn in (inductor, compiled):
@@ -108,7 +84,7 @@ def main() -> None:
             "torch.compile, backend=tritonhost": lambda: compiled(x, y),
             "tritonhost wrapper GraphModule": lambda: wrapper(x, y),
         }
-        times = per_call_us(paths, options.calls, options.repeats)
+        times = per_launch_us(paths, options.calls, options.repeats, torch.cuda.synchronize)
 
     print(f"torch {torch.__version__}, triton {triton.__version__}, {torch.cuda.get_device_name()}")
     print(f"chain of {options.kernels} kernels, median of {options.repeats} x {options.calls} calls")
