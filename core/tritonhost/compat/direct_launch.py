@@ -44,6 +44,7 @@ class DirectLaunch:
     """Launches one compiled binary of ``jit``; returns False for arguments it was not compiled for."""
 
     __slots__ = (
+        "_checks",
         "_current_device",
         "_current_stream",
         "_device",
@@ -51,8 +52,6 @@ class DirectLaunch:
         "_kernel",
         "_launch",
         "_metadata",
-        "_signature",
-        "_specialized",
     )
 
     def __init__(
@@ -77,22 +76,19 @@ class DirectLaunch:
         self._metadata = kernel.packed_metadata
         # Only parameters Triton specializes on, and of those only the ones whose kind can
         # change between calls (``varying``; all when not given), are checked per call.
-        self._specialized = tuple(
-            index
+        self._checks = tuple(
+            (index, _signature_of(values[index]))
             for index, param in enumerate(jit.params)
             if not param.is_constexpr
             and not param.do_not_specialize
             and (varying is None or jit.arg_names[index] in varying)
         )
-        self._signature = self._signature_for(values)
-
-    def _signature_for(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(_signature_of(values[index]) for index in self._specialized)
 
     def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
         """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
-        if self._signature_for(values) != self._signature:
-            return False
+        for index, expected in self._checks:
+            if _signature_of(values[index]) != expected:
+                return False
         device = self._current_device()
         if device != self._device:
             return False

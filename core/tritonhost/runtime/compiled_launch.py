@@ -55,8 +55,9 @@ class KernelLaunch:
 
     def __call__(self, *, grid: Grid3 | Sequence[Grid3] | None = None, **args: Any) -> None:
         if self.direct and grid is not None:
-            constants = self.constants
-            values = [args[name] if name in args else constants[name] for name in self.arg_names]
+            if self.constants:
+                args.update(self.constants)  # a fresh dict each call: Python built it for **args
+            values = [args[name] for name in self.arg_names]
             prepared = self.prepared
             if prepared is not None and prepared(grid, values):  # type: ignore[arg-type]
                 return
