@@ -382,3 +382,19 @@ def test_two_dimensional_grid_from_symbolic_sizes():
     compiled = _compile(fn, dynamic=True)
     for shape in ((2, 3), (3, 5)):
         torch.testing.assert_close(compiled(torch.empty(shape)), _grid_indices((*shape, 1)))
+
+
+def test_graph_that_was_not_functionalized_compiles_with_launches_in_place():
+    def fn(x, y):
+        out = torch.empty_like(x)
+        add[(4,)](x, y, out, x.numel(), BLOCK=16)
+        relu_inplace[(1,)](out, out.numel())
+        return out
+
+    x, y = torch.randn(64), torch.randn(64)
+    graph = make_fx(fn, tracing_mode="fake")(x, y)  # tritonhost_kernel_mutation nodes
+    with capture_wrappers() as wrappers:
+        module = compile_graph(graph)
+    kernels = [op for op in wrappers[0].program.operations if isinstance(op, UserDefinedTritonKernel)]
+    assert [list(k.mutated) for k in kernels] == [["out_ptr"], ["x_ptr"]]
+    torch.testing.assert_close(module(x, y)[0], torch.relu(x + y))
