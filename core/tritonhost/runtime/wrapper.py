@@ -27,6 +27,7 @@ from tritonhost.tracing.entry import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table, wrapped_attribute
 
 is_compiling = torch.compiler.is_compiling
+is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 
 
 class KernelRunner:
@@ -179,7 +180,7 @@ def wrap(kernel: Any) -> WrappedKernel:
     the same object, so ``wrap`` may be called inline on every launch, also
     inside ``torch.compile``.
     """
-    if not torch.compiler.is_dynamo_compiling():
+    if not is_dynamo_compiling():
         # Real Python (also non-strict export, where is_compiling() is true but no
         # bytecode is traced): the kernel object is at hand.
         if isinstance(kernel, WrappedKernel):
