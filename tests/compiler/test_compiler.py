@@ -398,3 +398,25 @@ def test_graph_that_was_not_functionalized_compiles_with_launches_in_place():
     kernels = [op for op in wrappers[0].program.operations if isinstance(op, UserDefinedTritonKernel)]
     assert [list(k.mutated) for k in kernels] == [["out_ptr"], ["x_ptr"]]
     torch.testing.assert_close(module(x, y)[0], torch.relu(x + y))
+
+
+@pytest.mark.gpu
+def test_prepared_launches_call_triton_launch_hooks():
+    from triton import knobs
+
+    seen = []
+
+    def hook(metadata):
+        seen.append(metadata.get()["name"])
+
+    with tritonhost.use_backend("cuda"):
+        chain = next(p for p in PROGRAMS if p.name == "chain")
+        x, y = torch.randn(64, device="cuda"), torch.randn(64, device="cuda")
+        wrapper, _ = _code(chain.fn, x, y)  # the first call prepares the launches
+        knobs.runtime.launch_enter_hook.add(hook)
+        try:
+            (out,) = wrapper.module(x, y)
+        finally:
+            knobs.runtime.launch_enter_hook.remove(hook)
+        assert seen == ["add_kernel", "add_kernel"]
+        torch.testing.assert_close(out, 2 * (x + y))

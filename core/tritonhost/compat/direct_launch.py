@@ -24,13 +24,6 @@ from triton.runtime.jit import JITFunction
 _I32 = (-(2**31), 2**31 - 1)
 
 
-def _active(hook: Any) -> Any:
-    """``hook``, or None when it is an empty ``HookChain`` (which would do nothing when called)."""
-    if hook is None or getattr(hook, "calls", True) == []:
-        return None
-    return hook
-
-
 def _signature_of(value: Any) -> Any:
     """What Triton specializes a non-constexpr argument on."""
     if isinstance(value, torch.Tensor):
@@ -69,6 +62,10 @@ class DirectLaunch:
         self._kernel = kernel
         # Bound once: each lookup through Triton's lazy driver proxy costs about 0.5 us.
         self._current_device = driver.active.get_current_device
+        if self._current_device is torch.cuda.current_device:
+            # Triton's GPU drivers read PyTorch's current device; CUDA is initialized by now,
+            # so its C getter can skip torch.cuda.current_device's lazy-init frame.
+            self._current_device = getattr(torch._C, "_cuda_getDevice", self._current_device)
         self._current_stream = driver.active.get_current_stream
         self._device = self._current_device()
         self._launch = kernel.run
@@ -94,12 +91,16 @@ class DirectLaunch:
             return False
         stream = self._current_stream(device)
         runtime = knobs.runtime
-        enter_hook = _active(runtime.launch_enter_hook)
+        enter_hook = runtime.launch_enter_hook
+        exit_hook = runtime.launch_exit_hook
         # A profiler's launch hooks get what run() gives them; with none set (Triton's
         # default is an empty chain) there is no metadata to build and no hook to call.
+        if enter_hook is not None and getattr(enter_hook, "calls", True) == []:
+            enter_hook = None
+        if exit_hook is not None and getattr(exit_hook, "calls", True) == []:
+            exit_hook = None
         metadata = None if enter_hook is None else self._kernel.launch_metadata(grid, stream, *values)
         self._launch(
-            grid[0], grid[1], grid[2], stream, self._function, self._metadata,
-            metadata, enter_hook, _active(runtime.launch_exit_hook), *values,
+            grid[0], grid[1], grid[2], stream, self._function, self._metadata, metadata, enter_hook, exit_hook, *values
         )
         return True
