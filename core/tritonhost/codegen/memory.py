@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import attrs
 
-from tritonhost.ir.buffers import Buffer, ComputedBuffer, FallbackOutput, InputBuffer
-from tritonhost.ir.layout import FixedLayout, NonOwningLayout, same_expr
+from tritonhost.ir.buffers import Buffer, ComputedBuffer, FallbackOutput, InputBuffer, storage_owner
+from tritonhost.ir.layout import FixedLayout, same_expr
 from tritonhost.ir.nodes import Allocate, buffers_in
 from tritonhost.ir.program import Program
 
@@ -42,10 +42,7 @@ def plan_memory(program: Program) -> MemoryPlan:
     buffers: dict[str, Buffer] = {b.name: b for b in program.buffers()}
 
     def root(buffer: Buffer) -> str:
-        name = buffer.name
-        while buffers[name].owner != name:
-            name = buffers[name].owner
-        return name
+        return storage_owner(buffer, buffers).name
 
     # Storage roots that never die: inputs, outputs and what they alias.
     pinned = {b.name for b in program.inputs if isinstance(b, InputBuffer)}
@@ -58,9 +55,7 @@ def plan_memory(program: Program) -> MemoryPlan:
     reusable = {
         name
         for name, b in buffers.items()
-        if isinstance(b, (ComputedBuffer, FallbackOutput))
-        and not isinstance(b.layout, NonOwningLayout)
-        and b.owner == name
+        if isinstance(b, (ComputedBuffer, FallbackOutput)) and b.owner == name  # an owner, not a view
     }
     dead: list[str] = []  # dead, reusable storages, oldest death first
     reuses: dict[str, str] = {}

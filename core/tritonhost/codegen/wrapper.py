@@ -17,11 +17,10 @@ from typing import Any
 import sympy
 import torch
 import torch.fx
-import torch.utils._pytree as pytree
 
 from tritonhost.codegen.expressions import ExpressionBuilder
 from tritonhost.host.selection import Backend
-from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer
+from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer, storage_owner
 from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKernel
 from tritonhost.ir.program import Program, SymbolInput
 from tritonhost.ir.tma import TMADescriptor
@@ -111,8 +110,7 @@ class WrapperGenerator:
         layout = buffer.fixed_layout
         if buffer.reuses is not None:
             old = self.env[buffer.reuses]
-            reused_layout = self._layout_of(buffer.reuses)
-            if reused_layout is not None and reused_layout.same_as(layout):
+            if self.buffers[buffer.reuses].fixed_layout.same_as(layout):
                 self.env[buffer.name] = old  # same layout: the old variable is the new buffer
                 return
             self.env[buffer.name] = self.node(
@@ -128,10 +126,6 @@ class WrapperGenerator:
             {"dtype": layout.dtype, "device": layout.device},
             buffer.name,
         )
-
-    def _layout_of(self, name: str) -> Any:
-        buffer = self.buffers.get(name)
-        return None if buffer is None else buffer.fixed_layout
 
     def launch(self, kernel: UserDefinedTritonKernel) -> None:
         for value in kernel.args.values():
@@ -176,18 +170,14 @@ class WrapperGenerator:
         varying = set()
         for name, value in kernel.args.items():
             if isinstance(value, Buffer):
-                root = value
-                while root.owner != root.name:
-                    root = self.buffers[root.owner]
-                if not isinstance(root, ComputedBuffer):
+                if not isinstance(storage_owner(value, self.buffers), ComputedBuffer):
                     varying.add(name)
             elif isinstance(value, sympy.Basic) and value.free_symbols:
                 varying.add(name)
         return frozenset(varying)
 
     def fallback(self, op: FallbackKernel) -> None:
-        outputs = [leaf for leaf in pytree.tree_leaves(op.result) if isinstance(leaf, Buffer)]
-        name = outputs[0].name if isinstance(op.result, Buffer) else getattr(op.target, "__name__", "fallback")
+        name = op.result.name if isinstance(op.result, Buffer) else getattr(op.target, "__name__", "fallback")
         node = self.node(op.target, self.value(op.args), self.value(dict(op.kwargs)), name.split(".")[0])
         if isinstance(op.result, Buffer):
             self.env[op.result.name] = node

@@ -9,6 +9,8 @@ depend on the node, not just on the buffer).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from tritonhost.ir.layout import FixedLayout, FlexibleLayout, Layout, MutationLayout, NonOwningLayout, fixed
@@ -39,6 +41,13 @@ class Buffer:
 
     def __repr__(self) -> str:
         return self.name
+
+
+def storage_owner(buffer: Buffer, by_name: Mapping[str, Buffer]) -> Buffer:
+    """The buffer that owns ``buffer``'s storage, following views and in-place writes back to it."""
+    while buffer.owner != buffer.name:
+        buffer = by_name[buffer.owner]
+    return buffer
 
 
 @attrs.define(eq=False, repr=False)

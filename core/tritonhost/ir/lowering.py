@@ -235,19 +235,7 @@ class Lowering:
             for name in to_clone:
                 if kwargs[name] is source:
                     outputs[name] = out
-        kernel_idx = _int_kwarg(node, "kernel_idx")
-        self.describe_tma(_int_kwarg(node, "constant_args_idx"), args)
-        self.operations.append(
-            UserDefinedTritonKernel(
-                name=side_table.wrapped(kernel_idx).model.name,
-                kernel_idx=kernel_idx,
-                constants_idx=_int_kwarg(node, "constant_args_idx"),
-                grids=self.grids(node.kwargs["grid"]),
-                args=args,
-                mutated=to_clone,
-                outputs_by_param=outputs,
-            )
-        )
+        self.add_kernel(node, args, to_clone, outputs)
         return outputs
 
     def mutating_kernel(self, node: torch.fx.Node) -> None:
@@ -256,8 +244,16 @@ class Lowering:
         kernel_idx = _int_kwarg(node, "kernel_idx")
         constants_idx = _int_kwarg(node, "constant_args_idx")
         written = written_tensors(kernel_idx, constants_idx, {k: _val(v) for k, v in kwargs.items()})
-        args = {name: self.value(arg) for name, arg in kwargs.items()}
-        self.describe_tma(constants_idx, args)
+        self.add_kernel(node, {name: self.value(arg) for name, arg in kwargs.items()}, written, {})
+
+    def add_kernel(
+        self, node: torch.fx.Node, args: dict[str, Any], mutated: list[str], outputs: dict[str, MutationOutput]
+    ) -> None:
+        """Append the kernel node, its TMA descriptor parameters turned into descriptor nodes."""
+        kernel_idx = _int_kwarg(node, "kernel_idx")
+        constants_idx = _int_kwarg(node, "constant_args_idx")
+        for name, (api, block_shape) in side_table.constants(constants_idx).tma.items():
+            args[name] = TMADescriptor(f"{name}_descriptor", args[name], api, tuple(block_shape))
         self.operations.append(
             UserDefinedTritonKernel(
                 name=side_table.wrapped(kernel_idx).model.name,
@@ -265,14 +261,10 @@ class Lowering:
                 constants_idx=constants_idx,
                 grids=self.grids(node.kwargs["grid"]),
                 args=args,
-                mutated=written,
+                mutated=mutated,
+                outputs_by_param=outputs,
             )
         )
-
-    def describe_tma(self, constants_idx: int, args: dict[str, Any]) -> None:
-        """Turn the buffers of TMA descriptor parameters into descriptor nodes over them."""
-        for name, (api, block_shape) in side_table.constants(constants_idx).tma.items():
-            args[name] = TMADescriptor(f"{name}_descriptor", args[name], api, tuple(block_shape))
 
     def grids(self, grids: Any) -> list[tuple[Expr, Expr, Expr]] | None:
         if grids is None:

@@ -61,11 +61,10 @@ class KernelLaunch:
             prepared = self.prepared
             if prepared is not None and prepared(grid, values):  # type: ignore[arg-type]
                 return
-            params = dict(zip(self.arg_names, values))
-            self.runner.launcher(grid, params, self.options)  # type: ignore[arg-type]
+            self.runner.launcher(grid, args, self.options)  # type: ignore[arg-type]
             if prepared is None and self._prepare is not None:
                 # After a launch that worked: the binary exists and the arguments are valid.
-                self.prepared = self._prepare(params, self.options, self.varying)
+                self.prepared = self._prepare(args, self.options, self.varying)
                 self._prepare = None
             return
         if grid is None:
