@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "analy
 import tritonhost
 from corpus import CASES
 from tritonhost.analysis import analyzer
-from tritonhost.runtime.kernel import model_of
+from tritonhost.kernel.decorators import read_decorators
 
 
 def _real(value: Any, device: str) -> Any:
@@ -46,7 +46,7 @@ def pytorch_written(kernel: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     """PyTorch's answer: the tensor arguments it takes as mutated, or None if it raised."""
     from torch._higher_order_ops import triton_kernel_wrap as wrap
 
-    model = model_of(kernel)
+    model = read_decorators(kernel)
     params = dict(zip(model.arg_names, args), **{k: v for k, v in kwargs.items() if k in model.arg_names})
     params = next(analyzer._variants(model, params))  # PyTorch takes the innermost kernel, resolved
     jit = model.jit

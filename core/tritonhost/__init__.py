@@ -18,8 +18,10 @@ from importlib import metadata as _metadata
 from tritonhost import analysis
 from tritonhost.analysis import Analysis, analyze
 from tritonhost.codegen.backend import CompiledWrapper, capture_wrappers, compile_graph
+from tritonhost.contract import BackendInfo, Launcher, TMADescriptorSpec
 from tritonhost.errors import (
     AliasingError,
+    AnalysisError,
     BackendError,
     BackendHookMissingError,
     BackendUnusableError,
@@ -34,13 +36,12 @@ from tritonhost.errors import (
     UnsupportedFeatureError,
 )
 from tritonhost.host.discovery import registry as _registry
-from tritonhost.host.info import BackendInfo, BackendStatus
 from tritonhost.host.selection import Backend, select, use_backend
+from tritonhost.host.status import BackendStatus
+from tritonhost.launch.tma import make_tma_descriptor
+from tritonhost.launch.wrap import WrappedKernel, wrap
 from tritonhost.markers import hookimpl
-from tritonhost.runtime.launcher import Launcher
-from tritonhost.runtime.tma import TMADescriptorSpec, make_tma_descriptor
-from tritonhost.runtime.wrapper import WrappedKernel, wrap
-from tritonhost.tracing.ops import op
+from tritonhost.tracing.custom_op import op
 
 try:
     __version__ = _metadata.version("tritonhost")
@@ -68,6 +69,7 @@ def current_backend() -> str:
 __all__ = [
     "AliasingError",
     "Analysis",
+    "AnalysisError",
     "Backend",
     "BackendError",
     "BackendHookMissingError",

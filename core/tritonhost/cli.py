@@ -86,7 +86,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from tritonhost.analysis import analyze_call
     from tritonhost.analysis.cli_args import parse_assignment
     from tritonhost.analysis.specialization import is_tensor_argument
-    from tritonhost.runtime.kernel import model_of
+    from tritonhost.kernel.decorators import read_decorators
 
     kernel = _load_kernel(args.kernel)
     try:
@@ -94,12 +94,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"tritonhost: error: {exc}") from None
     result = analyze_call(kernel, (), kwargs, target=args.target)
-    model = model_of(kernel)
+    decorated = read_decorators(kernel)
     rows = [["PARAMETER", "ARGUMENT", "WRITTEN", "READ"]]
-    for name in model.arg_names:
-        value = kwargs.get(name, model.defaults.get(name))
-        if name in model.constexprs or (name not in kwargs and name in model.supplied):
-            kind = "constexpr" if name in kwargs or name in model.defaults else "constexpr (decorators)"
+    for name in decorated.arg_names:
+        value = kwargs.get(name, decorated.defaults.get(name))
+        if name in decorated.constexprs or (name not in kwargs and name in decorated.supplied):
+            kind = "constexpr" if name in kwargs or name in decorated.defaults else "constexpr (decorators)"
         else:
             kind = "scalar"
             if is_tensor_argument(value):

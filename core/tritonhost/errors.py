@@ -57,3 +57,7 @@ class NotAKernelError(TritonhostError, TypeError):
 
 class AliasingError(TritonhostError, RuntimeError):
     """A traced launch writes a tensor that another argument views differently."""
+
+
+class AnalysisError(TritonhostError):
+    """The kernel analysis could not run at all (no backend generates TTIR for the target)."""

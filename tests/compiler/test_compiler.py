@@ -16,8 +16,8 @@ import tritonhost
 from kernels import add_kernel, relu_inplace_kernel
 from programs import PROGRAMS, add, add_2d, relu_inplace
 from tritonhost.codegen.backend import capture_wrappers, compile_graph
+from tritonhost.codegen.launch_site import LaunchSite
 from tritonhost.ir import ComputedBuffer, FallbackKernel, MutationOutput, UserDefinedTritonKernel
-from tritonhost.runtime.compiled_launch import KernelLaunch
 
 pytestmark = pytest.mark.usefixtures("interpreter")
 
@@ -116,11 +116,11 @@ def test_no_copy_remains_that_eager_does_not_make(name):
 
 
 def test_a_copy_remains_where_the_old_value_is_read_after_the_kernel():
-    from tritonhost.tracing.operators import tritonhost_kernel_functional
-    from tritonhost.tracing.side_table import Constants, side_table
+    from tritonhost.tracing.hops import tritonhost_kernel_functional
+    from tritonhost.tracing.side_table import LaunchConstants, side_table
 
     kernel_idx = tritonhost.wrap(relu_inplace_kernel).table_index
-    constants_idx = side_table.add_constants(Constants(params={"BLOCK": 16}, options={}))
+    constants_idx = side_table.add_constants(LaunchConstants(params={"BLOCK": 16}, options={}))
 
     def fn(x):  # a functional graph as any graph pass may leave it: x is read after the launch
         out = tritonhost_kernel_functional(
@@ -245,13 +245,13 @@ def test_dead_buffers_are_reused_and_peak_memory_does_not_exceed_eager(monkeypat
     assert len(wrapper.plan.reuses) == 4 and wrapper.plan.allocated_bytes == 2 * 256 * 4
     # The interpreter's own scratch tensors are not the program's: count outside launches only,
     # as the eager count does (there a launch is one operator, run with the mode set aside).
-    launch = KernelLaunch.__call__
+    launch = LaunchSite.__call__
 
     def launch_outside_the_mode(self, **kwargs):
         with _disable_current_modes():
             launch(self, **kwargs)
 
-    monkeypatch.setattr(KernelLaunch, "__call__", launch_outside_the_mode)
+    monkeypatch.setattr(LaunchSite, "__call__", launch_outside_the_mode)
     with LiveBytes() as ours:
         (got,) = wrapper.module(x)  # the generated wrapper itself (Dynamo refuses to run under a mode)
         del got

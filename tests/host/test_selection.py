@@ -7,8 +7,8 @@ import torch
 
 import tritonhost
 from kernels import relu_inplace_kernel
-from tritonhost.host.info import BackendInfo, BackendStatus
 from tritonhost.host.selection import auto_order
+from tritonhost.host.status import BackendInfo, BackendStatus
 
 
 def test_auto_selects_the_interpreter_on_a_cpu_only_machine(monkeypatch):

@@ -42,7 +42,7 @@ def _backward(ctx, dy, _drstd):
 rms_norm.register_autograd(_backward, setup_context=_setup_context)
 
 
-class KernelModel(torch.nn.Module):
+class DecoratedKernel(torch.nn.Module):
     def __init__(self, cols: int) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.linspace(0.5, 1.5, cols))
@@ -53,7 +53,7 @@ class KernelModel(torch.nn.Module):
         return y @ self.proj
 
 
-class ReferenceModel(KernelModel):
+class ReferenceModel(DecoratedKernel):
     def forward(self, x):
         y = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + EPS) * self.weight
         return y @ self.proj
@@ -74,7 +74,7 @@ def _train(model, inputs, targets, steps=4):
 @pytest.mark.usefixtures("interpreter")
 def test_gradients_match_pytorch():
     x = torch.randn(4, 24, requires_grad=True)
-    kernel, reference = KernelModel(24), ReferenceModel(24)
+    kernel, reference = DecoratedKernel(24), ReferenceModel(24)
     kernel(x).sum().backward()
     x_grad = x.grad.clone()
     x.grad = None
@@ -88,7 +88,7 @@ def _train_both(compiled: str | None, device: str) -> None:
     torch.manual_seed(0)
     inputs = [torch.randn(4, 24, device=device)] * 4  # one batch, seen four times: the loss must fall
     targets = [torch.randn(4, 3, device=device)] * 4
-    kernel, reference = KernelModel(24).to(device), ReferenceModel(24).to(device)
+    kernel, reference = DecoratedKernel(24).to(device), ReferenceModel(24).to(device)
     model = torch.compile(kernel, backend=compiled, fullgraph=True) if compiled else kernel
     kernel_losses = _train(model, inputs, targets)
     reference_losses = _train(reference, inputs, targets)

@@ -159,12 +159,12 @@ def test_wrap_inside_the_compiled_region():
 
 
 def test_meta_tensors_run_no_kernel():
-    from tritonhost.tracing.operators import tritonhost_kernel_functional, tritonhost_kernel_mutation
-    from tritonhost.tracing.side_table import Constants, side_table
+    from tritonhost.tracing.hops import tritonhost_kernel_functional, tritonhost_kernel_mutation
+    from tritonhost.tracing.side_table import LaunchConstants, side_table
 
     x = torch.empty(32, device="meta")
     kernel_idx = tritonhost.wrap(add_kernel).table_index
-    constants_idx = side_table.add_constants(Constants(params={"BLOCK": 16}, options={}))
+    constants_idx = side_table.add_constants(LaunchConstants(params={"BLOCK": 16}, options={}))
     kwargs = {"x_ptr": x, "y_ptr": x, "out_ptr": torch.empty_like(x), "n_elements": 32}
     assert tritonhost_kernel_mutation(kernel_idx=kernel_idx, constant_args_idx=constants_idx, grid=[(2, 1, 1)],
                                       kwargs=kwargs) is None

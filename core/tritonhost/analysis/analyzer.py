@@ -26,18 +26,14 @@ from tritonhost.analysis.dataflow import analyze_module
 from tritonhost.analysis.specialization import Specialization, is_tensor_argument, specialize
 from tritonhost.analysis.ttir import parse
 from tritonhost.compat.frontend import format_target, parse_target
-from tritonhost.errors import KernelArgumentError, TritonhostError
+from tritonhost.errors import AnalysisError, KernelArgumentError, TritonhostError
 from tritonhost.host import discovery
 from tritonhost.host.selection import requested_backend, select
-from tritonhost.runtime.binding import Binder
-from tritonhost.runtime.identity import IdentityCache
-from tritonhost.runtime.kernel import KernelModel, launch_variants, model_of
+from tritonhost.kernel.binding import Binder
+from tritonhost.kernel.decorators import DecoratedKernel, launch_variants, read_decorators
+from tritonhost.kernel.identity import IdentityCache
 
 log = logging.getLogger(__name__)
-
-
-class AnalysisError(TritonhostError):
-    """The analysis could not run at all (no backend generates TTIR for the target)."""
 
 
 @attrs.frozen
@@ -94,19 +90,19 @@ def analyze_call(
     target: GPUTarget | str | None = None,
 ) -> Analysis:
     """:func:`analyze` with an explicit ``target`` (a GPUTarget, ``"cuda:90"`` or ``"hip:gfx942"``)."""
-    model = model_of(kernel)
-    binder = _binders.get_or_make(kernel, lambda _: Binder(model, _launch_options()))
+    decorated = read_decorators(kernel)
+    binder = _binders.get_or_make(kernel, lambda _: Binder(decorated, discovery.registry().launch_options()))
     params, _ = binder.bind(args, dict(kwargs))
-    tensors = tuple(name for name in model.arg_names if is_tensor_argument(params.get(name)))
-    context = _context()
+    tensors = tuple(name for name in decorated.arg_names if is_tensor_argument(params.get(name)))
+    hooks = _backend_hooks()
     if isinstance(target, str):
         target = parse_target(target)
     if target is None:
-        target = context.target()
+        target = hooks.target()
     variants = []
     try:
-        for variant_params in _variants(model, params):
-            variants.append(_analyze_variant(model, variant_params, target, context))
+        for variant_params in _variants(decorated, params):
+            variants.append(_analyze_variant(decorated, variant_params, target, hooks))
     except (KernelArgumentError, AnalysisError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure falls back to the safe answer
@@ -121,9 +117,9 @@ def analyze_call(
         reason = "; ".join(sorted({v.reason for v in variants if v.reason}))
     if reason:
         written = read = frozenset(tensors)
-        _warn_once(model.name, reason)
+        _warn_once(decorated.name, reason)
     return Analysis(
-        kernel=model.name,
+        kernel=decorated.name,
         written=tuple(n for n in tensors if n in written),
         read=tuple(n for n in tensors if n in read),
         exact=not reason,
@@ -133,8 +129,12 @@ def analyze_call(
     )
 
 
-class _Context:
-    """The selected backend's analysis hooks, resolved once per selection (hook dispatch is slow)."""
+class _BackendHooks:
+    """The analysis hooks of the installed backends, the selected one first, resolved once per selection.
+
+    Hook dispatch through pluggy is slow, and an analysis asks these hooks for every
+    variant it does not find in the cache.
+    """
 
     def __init__(self, registry: discovery.Registry, selected: str | None) -> None:
         loaded = [status.name for status in registry.statuses if status.info is not None]
@@ -159,18 +159,18 @@ class _Context:
                 )
         return self._target
 
-    def specialize(self, model: KernelModel, params: dict[str, Any]) -> Specialization:
+    def specialize(self, decorated: DecoratedKernel, params: dict[str, Any]) -> Specialization:
         if self._specialize is not None:
-            found = self._specialize(backend=self.backends[0], kernel=model.jit, args=params)
+            found = self._specialize(backend=self.backends[0], kernel=decorated.jit, args=params)
             if found is not None:
                 return found  # type: ignore[no-any-return]
-        return specialize(model.arg_names, model.constexprs, params)
+        return specialize(decorated.arg_names, decorated.constexprs, params)
 
-    def generate(self, model: KernelModel, specialization: Specialization, target: GPUTarget) -> str:
+    def generate(self, decorated: DecoratedKernel, specialization: Specialization, target: GPUTarget) -> str:
         hook = self.registry.manager.hook
         for name in self.backends:
             ttir = hook.tritonhost_generate_ttir(
-                backend=name, kernel=model.jit, specialization=specialization, target=target
+                backend=name, kernel=decorated.jit, specialization=specialization, target=target
             )
             if ttir is not None:
                 return str(ttir)
@@ -180,23 +180,23 @@ class _Context:
         )
 
 
-_contexts: dict[tuple[int, str], _Context] = {}
+_hooks_by_selection: dict[tuple[int, str], _BackendHooks] = {}
 
 
-def _context() -> _Context:
+def _backend_hooks() -> _BackendHooks:
     registry = discovery.registry()
     requested = requested_backend()
     key = (id(registry), requested)
-    context = _contexts.get(key)
-    if context is None:
+    hooks = _hooks_by_selection.get(key)
+    if hooks is None:
         try:
             selected: str | None = select().name
         except TritonhostError:
             selected = None
-        if len(_contexts) > 16:
-            _contexts.clear()
-        context = _contexts[key] = _Context(registry, selected)
-    return context
+        if len(_hooks_by_selection) > 16:
+            _hooks_by_selection.clear()
+        hooks = _hooks_by_selection[key] = _BackendHooks(registry, selected)
+    return hooks
 
 
 def clear_cache() -> None:
@@ -205,41 +205,35 @@ def clear_cache() -> None:
         _results.clear()
 
 
-def _launch_options() -> frozenset[str]:
-    from tritonhost.runtime.wrapper import known_launch_options
-
-    return known_launch_options()
-
-
-def _variants(model: KernelModel, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _variants(decorated: DecoratedKernel, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The parameter sets a launch may run with: one per autotune config, heuristics applied."""
-    for _, variant in launch_variants(model, params):
-        missing = [name for name in model.arg_names if name not in variant]
+    for _, variant in launch_variants(decorated, params):
+        missing = [name for name in decorated.arg_names if name not in variant]
         if missing:
             raise KernelArgumentError(
-                f"kernel {model.name}() is missing {', '.join(map(repr, missing))}: no autotune config "
+                f"kernel {decorated.name}() is missing {', '.join(map(repr, missing))}: no autotune config "
                 "or heuristic sets it and the call did not pass it."
             )
         yield variant
 
 
-def _source_key(model: KernelModel) -> Any:
+def _source_key(decorated: DecoratedKernel) -> Any:
     try:
-        return model.jit.cache_key  # Triton's hash of the source and everything it calls
+        return decorated.jit.cache_key  # Triton's hash of the source and everything it calls
     except Exception:  # noqa: BLE001 - InterpretedFunction, or a source Triton cannot hash
-        return ("identity", id(model.jit))
+        return ("identity", id(decorated.jit))
 
 
-def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarget, context: _Context) -> _Variant:
-    specialization = context.specialize(model, params)
-    key = (_source_key(model), specialization.key, target.backend, target.arch, target.warp_size)
+def _analyze_variant(decorated: DecoratedKernel, params: dict[str, Any], target: GPUTarget, hooks: _BackendHooks) -> _Variant:
+    specialization = hooks.specialize(decorated, params)
+    key = (_source_key(decorated), specialization.key, target.backend, target.arch, target.warp_size)
     cached = _results.get(key)
     if cached is not None:
         return cached
-    tensors = {name for name in model.arg_names if is_tensor_argument(params[name])}
+    tensors = {name for name in decorated.arg_names if is_tensor_argument(params[name])}
     try:
-        ttir = context.generate(model, specialization, target)
-        result = _walk(ttir, model, tensors)
+        ttir = hooks.generate(decorated, specialization, target)
+        result = _walk(ttir, decorated, tensors)
     except (AnalysisError, KernelArgumentError):
         raise
     except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
@@ -249,7 +243,7 @@ def _analyze_variant(model: KernelModel, params: dict[str, Any], target: GPUTarg
     return result
 
 
-def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:
+def _walk(ttir: str, decorated: DecoratedKernel, tensors: set[str]) -> _Variant:
     module = parse(ttir)
     kernel = module.kernel
     # Triton gives each kernel argument the name location of its parameter; a host TMA
@@ -258,11 +252,11 @@ def _walk(ttir: str, model: KernelModel, tensors: set[str]) -> _Variant:
     owners = {}
     for value, printed, location in zip(kernel.params, kernel.param_names, kernel.param_locations):
         owner = (location or printed).split(".", 1)[0]
-        if owner not in model.arg_names:
-            raise ValueError(f"TTIR argument %{printed} matches no parameter of {model.name}")
+        if owner not in decorated.arg_names:
+            raise ValueError(f"TTIR argument %{printed} matches no parameter of {decorated.name}")
         if owner in tensors:
             owners[value] = owner
-    effects = analyze_module(module, owners, list(model.arg_names))
+    effects = analyze_module(module, owners, list(decorated.arg_names))
     reason = "; ".join(effects.unknown)
     return _Variant(frozenset(effects.written), frozenset(effects.read), reason, ttir)
 

@@ -18,42 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import sympy
 import torch
 from triton.runtime.jit import mangle_type
 from triton.tools.tensor_descriptor import TensorDescriptor
 
+from tritonhost.contract import Specialization
 from tritonhost.errors import UnsupportedFeatureError
-
-
-@attrs.frozen
-class Specialization:
-    """A kernel's parameter types and constexpr values for one analysis."""
-
-    #: ``(parameter, Triton type)`` for every parameter, in order; constexprs typed "constexpr".
-    signature: tuple[tuple[str, str], ...]
-    #: ``(parameter index, value)`` of every constexpr parameter.
-    constexprs: tuple[tuple[int, Any], ...]
-
-    def signature_dict(self) -> dict[str, str]:
-        return dict(self.signature)
-
-    def constexpr_dict(self) -> dict[tuple[int, ...], Any]:
-        return {(index,): value for index, value in self.constexprs}
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        """A hashable key: the types and the constexpr values."""
-        return (self.signature, tuple((i, _hashable(v)) for i, v in self.constexprs))
-
-
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
 
 
 def is_tensor_argument(value: Any) -> bool:

@@ -19,13 +19,12 @@ import torch
 import torch.fx
 
 from tritonhost.codegen.expressions import ExpressionBuilder
+from tritonhost.codegen.launch_site import LaunchSite, TMADescriptorMaker
 from tritonhost.host.selection import Backend
 from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer, storage_owner
 from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKernel
 from tritonhost.ir.program import Program, SymbolInput
 from tritonhost.ir.tma import TMADescriptor
-from tritonhost.runtime.compiled_launch import KernelLaunch
-from tritonhost.runtime.tma import TMADescriptorMaker
 from tritonhost.tracing.side_table import side_table
 
 #: Constant types that print as Python literals in generated code.
@@ -43,7 +42,7 @@ class WrapperGenerator:
         self.expressions = ExpressionBuilder(self.graph, {})
         #: Launch objects by kernel and hidden constants: launch sites that differ only in
         #: what the call shows share one.
-        self.launches: dict[Any, KernelLaunch] = {}
+        self.launches: dict[Any, LaunchSite] = {}
         self.buffers = {buffer.name: buffer for buffer in program.buffers()}
         self.tma_maker = TMADescriptorMaker(backend)
 
@@ -147,7 +146,7 @@ class WrapperGenerator:
         )
         launch = self.launches.get(key)
         if launch is None:
-            launch = self.launches[key] = KernelLaunch(
+            launch = self.launches[key] = LaunchSite(
                 kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, varying
             )
         else:  # one launch object serves several sites: check what varies at any of them

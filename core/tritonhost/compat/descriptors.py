@@ -14,8 +14,8 @@ import torch
 import triton
 from triton.tools.tensor_descriptor import TensorDescriptor
 
+from tritonhost.contract import TMADescriptorSpec
 from tritonhost.errors import UnsupportedFeatureError
-from tritonhost.runtime.tma import TMADescriptorSpec
 
 try:
     _experimental: Any = importlib.import_module("triton.tools.experimental_descriptor")

@@ -19,8 +19,8 @@ from triton.compiler import make_backend
 from triton.compiler.compiler import ASTSource
 from triton.runtime.jit import JITFunction
 
-from tritonhost.analysis.specialization import Specialization
-from tritonhost.runtime.identity import IdentityCache
+from tritonhost.contract import Specialization
+from tritonhost.kernel.identity import IdentityCache
 
 # Triton 3.9 warns on every options parse unless the fp-fusion default is set explicitly;
 # keep its current default (fusion on) for the TTIR we generate.

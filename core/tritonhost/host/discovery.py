@@ -19,7 +19,9 @@ import attrs
 import pluggy
 
 from tritonhost import hookspecs
-from tritonhost.host.info import BackendInfo, BackendStatus
+from tritonhost.compat.options import triton_launch_options
+from tritonhost.contract import BackendInfo
+from tritonhost.host.status import BackendStatus
 from tritonhost.markers import PROJECT
 
 #: The entry-point group a backend package registers its plugin module under.
@@ -34,8 +36,8 @@ class Registry:
 
     manager: pluggy.PluginManager
     statuses: tuple[BackendStatus, ...]
-    #: The plugin module of every loaded backend, by backend name.
-    plugins: dict[str, ModuleType] = attrs.field(factory=dict)
+    #: The plugin (a module or a plugin object) of every loaded backend, by backend name.
+    plugins: dict[str, object] = attrs.field(factory=dict)
 
     def status(self, name: str) -> BackendStatus | None:
         for status in self.statuses:
@@ -47,13 +49,25 @@ class Registry:
     def names(self) -> tuple[str, ...]:
         return tuple(status.name for status in self.statuses)
 
+    def launch_options(self) -> frozenset[str]:
+        """Options a launch may carry: those of every Triton backend and every installed plugin.
+
+        Code written for one vendor passes that vendor's options everywhere; each
+        backend ignores the ones it does not use.
+        """
+        options = set(triton_launch_options())
+        for status in self.statuses:
+            if status.info is not None:
+                options.update(status.info.launch_options)
+        return frozenset(options)
+
     def implementation(self, backend: str, hook: str) -> Callable[..., Any] | None:
         """``backend``'s own implementation of ``hook``, to call directly on a hot path, or None."""
-        module = self.plugins.get(backend)
-        if module is None:
+        plugin = self.plugins.get(backend)
+        if plugin is None:
             return None
         for impl in getattr(self.manager.hook, hook).get_hookimpls():
-            if impl.plugin is module:
+            if impl.plugin is plugin:
                 return impl.function  # type: ignore[no-any-return]
         return None
 
@@ -94,7 +108,7 @@ def discover() -> Registry:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     statuses: list[BackendStatus] = []
-    plugins: dict[str, ModuleType] = {}
+    plugins: dict[str, object] = {}
     seen: set[str] = set()
     disabled = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
     for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
@@ -103,23 +117,30 @@ def discover() -> Registry:
         distribution, version = _distribution_of(entry_point)
         where = _Origin(distribution, version, _describe_entry_point(entry_point))
         try:
-            module = entry_point.load()
-            if not isinstance(module, ModuleType):
-                raise TypeError(f"the entry point must name a module of hook implementations, not {module!r}")
-            if manager.is_registered(module):
+            plugin = entry_point.load()
+            if isinstance(plugin, type):
+                raise TypeError(
+                    f"the entry point names the class {plugin.__qualname__}; name a module of hook "
+                    "implementations or a plugin object (an instance), for instance `package.plugin:backend`"
+                )
+            if not isinstance(plugin, ModuleType) and not _has_hooks(plugin):
+                raise TypeError(
+                    f"the entry point must name a module of hook implementations or a plugin object, not {plugin!r}"
+                )
+            if manager.is_registered(plugin):
                 continue  # the same distribution seen twice on sys.path
-            manager.register(module, name=f"tritonhost-backend-{entry_point.name}")
+            manager.register(plugin, name=f"tritonhost-backend-{entry_point.name}")
             try:
                 manager.check_pending()  # a misspelt hook name would otherwise be ignored silently
-                info = _describe(manager, module)
+                info = _describe(manager, plugin)
             except BaseException:
-                manager.unregister(module)
+                manager.unregister(plugin)
                 raise
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
             statuses.append(BackendStatus(name=entry_point.name, error=_load_error(entry_point, where, exc), **attrs.asdict(where)))
             continue
         if info.name in seen:
-            manager.unregister(module)
+            manager.unregister(plugin)
             error = (
                 f"backend name {info.name!r} is claimed by two plugins; the one from distribution "
                 f"{distribution!r} (entry point {where.entry_point}) was ignored. Uninstall one of them."
@@ -127,15 +148,19 @@ def discover() -> Registry:
             statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **attrs.asdict(where)))
             continue
         seen.add(info.name)
-        plugins[info.name] = module
+        plugins[info.name] = plugin
         statuses.append(BackendStatus(name=info.name, info=info, **attrs.asdict(where)))
     return Registry(manager=manager, statuses=tuple(statuses), plugins=plugins)
 
 
-def _describe(manager: pluggy.PluginManager, module: ModuleType) -> BackendInfo:
-    impls = [impl for impl in manager.hook.tritonhost_describe_backend.get_hookimpls() if impl.plugin is module]
+def _has_hooks(plugin: object) -> bool:
+    return any(name.startswith(f"{PROJECT}_") for name in dir(plugin))
+
+
+def _describe(manager: pluggy.PluginManager, plugin: object) -> BackendInfo:
+    impls = [impl for impl in manager.hook.tritonhost_describe_backend.get_hookimpls() if impl.plugin is plugin]
     if len(impls) != 1:
-        raise TypeError("the plugin module does not implement tritonhost_describe_backend")
+        raise TypeError("the plugin does not implement tritonhost_describe_backend")
     info = impls[0].function()
     if not isinstance(info, BackendInfo):
         raise TypeError(f"tritonhost_describe_backend returned {info!r}, not a tritonhost.BackendInfo")

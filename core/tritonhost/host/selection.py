@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tritonhost.contract import BackendInfo, Launcher, TMADescriptorSpec
 from tritonhost.errors import (
     BackendHookMissingError,
     BackendUnusableError,
@@ -22,14 +23,11 @@ from tritonhost.errors import (
     UnknownBackendError,
 )
 from tritonhost.host import discovery
-from tritonhost.host.info import BackendInfo, BackendStatus
+from tritonhost.host.status import BackendStatus
 
 if TYPE_CHECKING:
     import pluggy
     import torch
-
-    from tritonhost.runtime.launcher import Launcher
-    from tritonhost.runtime.tma import TMADescriptorSpec
 
 ENV_VAR = "TRITONHOST_BACKEND"
 AUTO = "auto"

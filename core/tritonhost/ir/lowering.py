@@ -42,7 +42,7 @@ from tritonhost.ir.layout import (
 from tritonhost.ir.nodes import Allocate, FallbackKernel, Operation, UserDefinedTritonKernel
 from tritonhost.ir.program import ConstantInput, Input, Program, SymbolInput
 from tritonhost.ir.tma import TMADescriptor
-from tritonhost.tracing.operators import (
+from tritonhost.tracing.hops import (
     tritonhost_kernel_functional,
     tritonhost_kernel_mutation,
     written_tensors,
@@ -256,7 +256,7 @@ class Lowering:
             args[name] = TMADescriptor(f"{name}_descriptor", args[name], api, tuple(block_shape))
         self.operations.append(
             UserDefinedTritonKernel(
-                name=side_table.wrapped(kernel_idx).model.name,
+                name=side_table.wrapped(kernel_idx).decorated.name,
                 kernel_idx=kernel_idx,
                 constants_idx=constants_idx,
                 grids=self.grids(node.kwargs["grid"]),

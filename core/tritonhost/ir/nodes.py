@@ -13,7 +13,7 @@ from tritonhost.ir.layout import Expr
 from tritonhost.ir.tma import TMADescriptor
 
 #: A launch grid: three program counts (ints or expressions over symbolic sizes).
-Grid = tuple[Expr, Expr, Expr]
+IRGrid = tuple[Expr, Expr, Expr]
 
 
 def buffers_in(value: Any) -> list[Buffer]:
@@ -59,7 +59,7 @@ class UserDefinedTritonKernel:
     name: str
     kernel_idx: int
     constants_idx: int
-    grids: Sequence[Grid] | None
+    grids: Sequence[IRGrid] | None
     args: Mapping[str, Any]
     mutated: Sequence[str]
     outputs_by_param: Mapping[str, MutationOutput] = attrs.Factory(dict)

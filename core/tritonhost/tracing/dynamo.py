@@ -16,19 +16,19 @@ See docs/tracing.md.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch._dynamo
+from torch._dynamo.comptime import comptime
+from torch._dynamo.exc import TorchDynamoException, Unsupported
 
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
+from tritonhost.kernel.grid import grids_per_config
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.entry import GRAPH_VALUE_TYPES, TracedTMADescriptor, grids_per_config, trace_launch
-from tritonhost.tracing.side_table import Constants, side_table
-
-if TYPE_CHECKING:
-    from tritonhost.runtime.wrapper import WrappedKernel
+from tritonhost.tracing.capture import GRAPH_VALUE_TYPES, TracedTMADescriptor, trace_launch
+from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_table, wrapped_attribute
 
 
 def _launch_in_compiled_region(
@@ -61,13 +61,13 @@ def _register_constants(
     # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
     select()
     tma = {name: (api, block_shape) for name, api, block_shape in descriptors}
-    return side_table.add_constants(Constants(params=dict(items), options={}, tma=tma))
+    return side_table.add_constants(LaunchConstants(params=dict(items), options={}, tma=tma))
 
 
-def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """A launch inside a torch.compile region (traced by Dynamo): split, then one opaque call."""
-    model = wrapped.model
-    params = dict(zip(model.arg_names, args))
+    decorated = wrapped.decorated
+    params = dict(zip(decorated.arg_names, args))
     params.update(kwargs)
     graph_args: dict[str, Any] = {}
     constants = []
@@ -76,12 +76,12 @@ def launch_compiled(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kw
         if isinstance(value, TracedTMADescriptor):  # the tensor goes through the graph
             graph_args[name] = value.tensor
             descriptors.append((name, value.api, value.block_shape))
-        elif name in model.constexprs or name not in model.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
+        elif name in decorated.constexprs or name not in decorated.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
             constants.append((name, value))
         else:
             graph_args[name] = value
     if callable(grid):
-        grid = grids_per_config(model, grid, args, kwargs)
+        grid = grids_per_config(decorated, grid, args, kwargs)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
     constants_index = _register_constants(tuple(constants), tuple(descriptors)) + 0
@@ -123,10 +123,8 @@ _resolved = threading.local()
 _NOT_READ = object()
 
 
-def wrapped_in_compiled_region(kernel: Any) -> WrappedKernel:
+def wrapped_in_compiled_region(kernel: Any) -> TracedKernel:
     """``tritonhost.wrap(kernel)`` as Dynamo traces it (see the comment above)."""
-    from torch._dynamo.comptime import comptime
-
     comptime(_resolve_kernel_argument)  # reads the local `kernel` at trace time
     attribute = _take_resolved_attribute() if torch.compiler.is_dynamo_compiling() else None
     if attribute is None:
@@ -138,12 +136,11 @@ def wrapped_in_compiled_region(kernel: Any) -> WrappedKernel:
 
 def _resolve_kernel_argument(ctx: Any) -> None:
     # Run by Dynamo at trace time, in the frame of wrapped_in_compiled_region.
-    from tritonhost.runtime.wrapper import wrapped_attribute_of
-
     _resolved.attribute = None
     kernel = _kernel_argument(ctx)
     if kernel is not _NOT_READ:
-        _resolved.attribute = wrapped_attribute_of(kernel)  # NotAKernelError for what is not one
+        # Wrapped for real here, which Dynamo could not trace (a lock, inspect.signature).
+        _resolved.attribute = wrapped_attribute(side_table.wrapped_for(kernel).table_index)  # NotAKernelError
 
 
 @torch.compiler.assume_constant_result
@@ -154,10 +151,8 @@ def _take_resolved_attribute() -> str | None:
     return attribute
 
 
-def _wrap_for_real(kernel: Any) -> WrappedKernel:
-    from tritonhost.runtime.wrapper import wrap
-
-    return wrap(kernel)
+def _wrap_for_real(kernel: Any) -> TracedKernel:
+    return side_table.wrapped_for(kernel)
 
 
 # A call Dynamo does not trace: a graph break, then plain Python.
@@ -169,8 +164,6 @@ def _kernel_argument(ctx: Any) -> Any:
 
     Breaks the graph where it cannot (ctx.graph_break raises; _NOT_READ is never returned then).
     """
-    from torch._dynamo.exc import TorchDynamoException, Unsupported
-
     try:
         variable = ctx.get_local("kernel")._i_will_not_complain_if_bc_breaks_VariableTracker().realize()
         if type(variable).__name__ == "TritonKernelVariable":

@@ -30,9 +30,7 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
-from tritonhost.errors import DeviceMismatchError
-from tritonhost.runtime.devices import tensors_of
-from tritonhost.runtime.identity import IdentityCache
+from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, tensors_of
 from tritonhost_interpreter.libdevice import Replacements
 
 _lock = threading.RLock()

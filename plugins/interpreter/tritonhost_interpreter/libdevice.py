@@ -21,7 +21,7 @@ import numpy as np
 import triton.language as tl
 from triton.runtime.interpreter import TensorHandle
 
-from tritonhost import UnsupportedFeatureError
+from tritonhost.plugin_api import UnsupportedFeatureError
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:

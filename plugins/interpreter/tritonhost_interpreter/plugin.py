@@ -14,13 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from triton.backends.compiler import GPUTarget
 
-from tritonhost import BackendInfo, TMADescriptorSpec, UnsupportedFeatureError, hookimpl
-from tritonhost.analysis.specialization import Specialization
-from tritonhost.compat.descriptors import stable_descriptor
-from tritonhost.compat.frontend import make_ttir, parse_target
-from tritonhost.runtime.grid import Grid3
+from tritonhost.plugin_api import (
+    BackendInfo,
+    BackendPlugin,
+    GPUTarget,
+    Grid3,
+    Specialization,
+    TMADescriptorSpec,
+    UnsupportedFeatureError,
+    make_ttir,
+    parse_target,
+    stable_descriptor,
+)
 from tritonhost_interpreter.executor import check_tensors, interpreted, interpreting
 
 NAME = "interpreter"
@@ -47,62 +53,50 @@ class InterpreterLauncher:
             self.fn.run(grid=grid, warmup=False, **params)
 
 
-@hookimpl
-def tritonhost_describe_backend() -> BackendInfo:
-    devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
-    return BackendInfo(
-        name=NAME,
-        device_types=devices,
-        usable=True,
-        times_kernels=os.environ.get(BENCHMARK_ENV, "") == "1",
-    )
+class InterpreterBackend(BackendPlugin):
+    """Kernels on the CPU, through Triton's interpreter."""
 
+    name = NAME
 
-@hookimpl
-def tritonhost_make_launcher(backend: str, kernel: Any) -> InterpreterLauncher | None:
-    if backend != NAME:
-        return None
-    return InterpreterLauncher(kernel)
-
-
-@hookimpl
-def tritonhost_benchmark(backend: str, fn: Callable[[], object]) -> float | None:
-    if backend != NAME:
-        return None
-    fn()  # the first run rewrites the kernel's source for the interpreter
-    times = []
-    for _ in range(_BENCHMARK_RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
-@hookimpl
-def tritonhost_make_tma_descriptor(backend: str, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object | None:
-    if backend != NAME:
-        return None
-    if spec.api != "stable":
-        raise UnsupportedFeatureError(
-            "the interpreter backend runs only stable TMA descriptors "
-            "(triton.tools.tensor_descriptor.TensorDescriptor); ask for api='stable'"
+    def describe(self) -> BackendInfo:
+        devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+        return BackendInfo(
+            name=NAME,
+            device_types=devices,
+            usable=True,
+            times_kernels=os.environ.get(BENCHMARK_ENV, "") == "1",
         )
-    return stable_descriptor(tensor, spec)
+
+    def make_launcher(self, kernel: Any) -> InterpreterLauncher:
+        return InterpreterLauncher(kernel)
+
+    def benchmark(self, fn: Callable[[], object]) -> float:
+        fn()  # the first run rewrites the kernel's source for the interpreter
+        times = []
+        for _ in range(_BENCHMARK_RUNS):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1e3
+
+    def make_tma_descriptor(self, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object:
+        if spec.api != "stable":
+            raise UnsupportedFeatureError(
+                "the interpreter backend runs only stable TMA descriptors "
+                "(triton.tools.tensor_descriptor.TensorDescriptor); ask for api='stable'"
+            )
+        return stable_descriptor(tensor, spec)
+
+    def analysis_target(self) -> GPUTarget:
+        return parse_target(os.environ.get(ANALYSIS_TARGET_ENV) or DEFAULT_ANALYSIS_TARGET)
+
+    def generate_ttir(self, kernel: Any, specialization: Specialization, target: GPUTarget) -> str | None:
+        # The interpreter compiles nothing; it reads the TTIR Triton's front end makes for
+        # a GPU target, which needs no GPU.
+        if target.backend not in ("cuda", "hip"):
+            return None
+        return make_ttir(kernel, specialization, target)
 
 
-@hookimpl
-def tritonhost_analysis_target(backend: str) -> GPUTarget | None:
-    if backend != NAME:
-        return None
-    return parse_target(os.environ.get(ANALYSIS_TARGET_ENV) or DEFAULT_ANALYSIS_TARGET)
-
-
-@hookimpl
-def tritonhost_generate_ttir(
-    backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
-) -> str | None:
-    # The interpreter compiles nothing; it reads the TTIR Triton's front end makes for
-    # a GPU target, which needs no GPU.
-    if backend != NAME or target.backend not in ("cuda", "hip"):
-        return None
-    return make_ttir(kernel, specialization, target)
+#: The plugin object the entry point names.
+backend = InterpreterBackend()

@@ -1,42 +1,15 @@
-"""Launchers: what a backend returns to run one kernel, and the one every GPU backend can use."""
+"""The launcher every backend on a Triton GPU driver can use: Triton's own runtime, and a prepared direct launch."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Protocol
+from typing import Any
 
 from triton.runtime.jit import JITFunction
 
-from tritonhost.runtime.devices import check_devices
-from tritonhost.runtime.grid import Grid3
-
-
-class Launcher(Protocol):
-    """Runs one kernel: ``launcher(grid, params, options)``.
-
-    ``grid`` is three ints; ``params`` binds every kernel parameter by name
-    (constexprs included); ``options`` holds launch options such as ``num_warps``.
-    Made once per kernel by a backend's ``tritonhost_make_launcher`` hook and
-    called on every launch, so it should do as little as it can.
-    """
-
-    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None: ...
-
-
-class PreparedLaunch(Protocol):
-    """A launch made ready for arguments like ``params`` (see ``prepare`` below).
-
-    ``prepared(grid, values)`` takes every parameter's value in signature order,
-    launches and returns True, or returns False without launching when the
-    values need another specialization (then call the launcher itself).
-    """
-
-    def __call__(self, grid: Grid3, values: list[Any]) -> bool: ...
-
-
-# A launcher may also have ``prepare(params, options, varying) -> PreparedLaunch | None``: the
-# generated wrapper of a compiled program calls one launch site with the same kinds of
-# arguments every time, and asks for it once, on its first launch, to skip per-call work.
+from tritonhost.compat.direct_launch import DirectLaunch
+from tritonhost.contract import Grid3, PreparedLaunch
+from tritonhost.kernel.devices import check_devices
 
 
 class TritonRuntimeLauncher:
@@ -65,8 +38,6 @@ class TritonRuntimeLauncher:
         ``varying`` names the parameters whose values may differ in kind between calls
         (inputs' tensors, symbolic sizes); only those are checked before each launch.
         """
-        from tritonhost.compat.direct_launch import DirectLaunch
-
         return DirectLaunch(self._jit, params, options, varying)
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:

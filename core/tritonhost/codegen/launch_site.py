@@ -1,6 +1,6 @@
-"""Kernel launches as the generated wrapper calls them.
+"""Kernel launches, and TMA descriptors made before them, as the generated wrapper calls them.
 
-A :class:`KernelLaunch` is one launch site of a compiled program: the kernel,
+A :class:`LaunchSite` is one launch site of a compiled program: the kernel,
 its constexprs, launch options and backend are fixed when the wrapper is
 generated, so a call passes only what changes (tensors, sizes, the grid). The
 generated code names it after its kernel (``launch_add_kernel(...)``).
@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+import torch
+
+from tritonhost.contract import Grid3, PreparedLaunch, spec_for
 from tritonhost.host.selection import Backend
-from tritonhost.runtime.grid import Grid3
-from tritonhost.runtime.launcher import PreparedLaunch
-from tritonhost.tracing.entry import pick_config_grid
+from tritonhost.kernel.grid import pick_config_grid
+from tritonhost.launch.wrap import WrappedKernel
 from tritonhost.tracing.side_table import side_table
 
 
-class KernelLaunch:
+class LaunchSite:
     """``launch(grid=..., **graph_args)`` runs one kernel with the constants of its launch site."""
 
     def __init__(
@@ -31,6 +33,7 @@ class KernelLaunch:
         varying: Collection[str] | None = None,
     ) -> None:
         wrapped = side_table.wrapped(kernel_idx)
+        assert isinstance(wrapped, WrappedKernel)
         self.wrapped = wrapped
         self.backend = backend
         self.runner = wrapped.runner(backend)
@@ -40,14 +43,14 @@ class KernelLaunch:
         self.grid_function = grid_function
         # A kernel with no decorators launches straight through the backend's launcher, and
         # through a prepared launch when the launcher offers one (see runtime/launcher.py).
-        self.direct = not wrapped.model.layers
-        self.arg_names = wrapped.model.arg_names
+        self.direct = not wrapped.decorated.layers
+        self.arg_names = wrapped.decorated.arg_names
         self.prepared: PreparedLaunch | None = None
         #: Parameters whose kind (alignment, size class) may change between calls.
         self.varying = None if varying is None else frozenset(varying)
         self._prepare = getattr(self.runner.launcher, "prepare", None)
         # What FX calls a function in generated code: `launch_<kernel>`.
-        self.__name__ = self.__qualname__ = wrapped.model.name
+        self.__name__ = self.__qualname__ = wrapped.decorated.name
         self.__module__ = "launch"
 
     def __repr__(self) -> str:
@@ -70,7 +73,24 @@ class KernelLaunch:
         if grid is None:
             launch_grid: Any = self.grid_function
         elif isinstance(grid, list):  # one per autotune config: the chosen config's is used
-            launch_grid = pick_config_grid(self.wrapped.model, grid)
+            launch_grid = pick_config_grid(self.wrapped.decorated, grid)
         else:
             launch_grid = grid
         self.runner.launch(launch_grid, (), {**args, **self.constants, **self.options})
+
+
+class TMADescriptorMaker:
+    """Makes descriptors on one backend: ``maker(tensor, api, block_shape)``.
+
+    A generated wrapper calls it just before the launch that takes the
+    descriptor, so the descriptor describes the buffer as it is then. FX names
+    it after the backend in generated code (``cuda_make_tma_descriptor(...)``).
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.__name__ = self.__qualname__ = "make_tma_descriptor"
+        self.__module__ = backend.name
+
+    def __call__(self, tensor: torch.Tensor, api: str, block_shape: tuple[int, ...]) -> object:
+        return self.backend.make_tma_descriptor(tensor, spec_for(tensor, api, block_shape))

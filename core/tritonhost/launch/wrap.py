@@ -9,22 +9,21 @@ backend; a launch costs a dictionary lookup to find it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-from tritonhost.compat.options import triton_launch_options
+from tritonhost.contract import Launcher
 from tritonhost.errors import KernelArgumentError
 from tritonhost.host import discovery
 from tritonhost.host.selection import Backend, select
-from tritonhost.runtime import grid as grids
-from tritonhost.runtime.autotuner import ConfigChooser
-from tritonhost.runtime.binding import Binder
-from tritonhost.runtime.identity import IdentityCache
-from tritonhost.runtime.kernel import AutotuneLayer, HeuristicsLayer, KernelModel, model_of
-from tritonhost.runtime.launcher import Launcher
-from tritonhost.tracing.entry import is_tracing, trace_launch
-from tritonhost.tracing.side_table import side_table, wrapped_attribute
+from tritonhost.kernel import grid as grids
+from tritonhost.kernel.binding import Binder
+from tritonhost.kernel.decorators import AutotuneLayer, DecoratedKernel, HeuristicsLayer, read_decorators
+from tritonhost.tracing.capture import is_tracing, trace_launch
+from tritonhost.tracing.side_table import side_table
+from tritonhost.tuning.autotuner import ConfigChooser
 
 is_compiling = torch.compiler.is_compiling
 is_dynamo_compiling = torch.compiler.is_dynamo_compiling
@@ -33,28 +32,28 @@ is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 class KernelRunner:
     """One kernel on one backend: its launcher, binder and autotuning caches."""
 
-    __slots__ = ("backend", "binder", "choosers", "launcher", "model")
+    __slots__ = ("backend", "binder", "choosers", "decorated", "launcher")
 
-    def __init__(self, model: KernelModel, backend: Backend) -> None:
-        self.model = model
+    def __init__(self, decorated: DecoratedKernel, backend: Backend) -> None:
+        self.decorated = decorated
         self.backend = backend
-        self.launcher: Launcher = backend.make_launcher(model.jit)
-        self.binder = Binder(model, known_launch_options())
+        self.launcher: Launcher = backend.make_launcher(decorated.jit)
+        self.binder = Binder(decorated, discovery.registry().launch_options())
         self.choosers = {
-            i: ConfigChooser(layer, backend, model.name)
-            for i, layer in enumerate(model.layers)
+            i: ConfigChooser(layer, backend, decorated.name)
+            for i, layer in enumerate(decorated.layers)
             if isinstance(layer, AutotuneLayer)
         }
 
     def launch(self, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         params, options = self.binder.bind(args, kwargs)
-        if self.model.layers:
+        if self.decorated.layers:
             self._through_layers(0, grid, params, options)
         else:
             self.launcher(grids.evaluate(grid, params), params, options)
 
     def _through_layers(self, index: int, grid: Any, params: dict[str, Any], options: dict[str, Any]) -> None:
-        layers = self.model.layers
+        layers = self.decorated.layers
         if index == len(layers):
             self._complete(params)
             self.launcher(grids.evaluate(grid, params), params, options)
@@ -78,46 +77,34 @@ class KernelRunner:
         self._through_layers(index + 1, grid, tuned_params, tuned_options)
 
     def _complete(self, params: dict[str, Any]) -> None:
-        if len(params) == len(self.model.arg_names):
+        if len(params) == len(self.decorated.arg_names):
             return
-        for name, value in self.model.defaults.items():
+        for name, value in self.decorated.defaults.items():
             params.setdefault(name, value)
-        missing = [name for name in self.model.arg_names if name not in params]
+        missing = [name for name in self.decorated.arg_names if name not in params]
         if missing:
             raise KernelArgumentError(
-                f"kernel {self.model.name}() is missing {', '.join(map(repr, missing))}: no autotune config or "
+                f"kernel {self.decorated.name}() is missing {', '.join(map(repr, missing))}: no autotune config or "
                 "heuristic sets it and the launch did not pass it."
             )
-
-
-def known_launch_options() -> frozenset[str]:
-    """Options a launch may carry: those of every Triton backend and every installed plugin.
-
-    Code written for one vendor passes that vendor's options everywhere; each
-    backend ignores the ones it does not use.
-    """
-    options = set(triton_launch_options())
-    for status in discovery.registry().statuses:
-        if status.info is not None:
-            options.update(status.info.launch_options)
-    return frozenset(options)
 
 
 class WrappedKernel:
     """A Triton kernel launched through tritonhost: ``wrapped[grid](*args, **kwargs)``."""
 
-    __slots__ = ("__weakref__", "_lock", "_runners", "kernel", "model", "table_index")
+    __slots__ = ("__weakref__", "_lock", "_runners", "decorated", "kernel", "table_index")
 
-    def __init__(self, kernel: Any) -> None:
+    def __init__(self, kernel: Any, table_index: int) -> None:
+        # Made by the side table, once per kernel: get one with tritonhost.wrap(kernel).
         self.kernel = kernel
-        self.model = model_of(kernel)
+        self.decorated = read_decorators(kernel)
         #: This kernel's id in the tracing side table: what a compiled graph refers to it by.
-        self.table_index = side_table.add_wrapped(self)
+        self.table_index = table_index
         self._runners: dict[Backend, KernelRunner] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"tritonhost.wrap({self.model.name})"
+        return f"tritonhost.wrap({self.decorated.name})"
 
     def __getitem__(self, grid: grids.GridSpec) -> Launch:
         """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
@@ -129,9 +116,13 @@ class WrappedKernel:
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(
-            f"a kernel is launched on a grid: tritonhost.wrap({self.model.name})[grid](...), "
+            f"a kernel is launched on a grid: tritonhost.wrap({self.decorated.name})[grid](...), "
             "for instance [(triton.cdiv(n, BLOCK),)]"
         )
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(params, options)`` of a launch's arguments, bound as the selected backend binds them."""
+        return self.runner().binder.bind(args, kwargs)
 
     def runner(self, backend: Backend | None = None) -> KernelRunner:
         """The runner of this kernel on ``backend`` (the selected one by default)."""
@@ -142,7 +133,7 @@ class WrappedKernel:
             with self._lock:
                 runner = self._runners.get(backend)
                 if runner is None:
-                    runner = self._runners[backend] = KernelRunner(self.model, backend)
+                    runner = self._runners[backend] = KernelRunner(self.decorated, backend)
         return runner
 
 
@@ -168,9 +159,6 @@ class Launch:
         self.wrapped.runner().launch(self.grid, args, kwargs)
 
 
-_wrapped: IdentityCache[WrappedKernel] = IdentityCache()
-
-
 def wrap(kernel: Any) -> WrappedKernel:
     """Wrap a Triton kernel so that ``wrap(kernel)[grid](*args, **kwargs)`` runs it on the selected backend.
 
@@ -185,32 +173,14 @@ def wrap(kernel: Any) -> WrappedKernel:
         # bytecode is traced): the kernel object is at hand.
         if isinstance(kernel, WrappedKernel):
             return kernel
-        wrapped = _wrapped.get(kernel)
-        if wrapped is not None:
-            return wrapped
-        return side_table.wrapped(_wrapped_index(kernel))  # type: ignore[no-any-return]
+        return side_table.wrapped_for(kernel)  # type: ignore[return-value]
     # Traced by Dynamo: the kernel is a variable of Dynamo's (its own TritonKernelVariable
     # for @triton.jit and @triton.autotune where Triton is usable), not a Python object.
     # Imported here: importing Dynamo takes a second or more, and only compiling needs it.
     from tritonhost.tracing.dynamo import wrapped_in_compiled_region
 
-    return wrapped_in_compiled_region(kernel)
+    return wrapped_in_compiled_region(kernel)  # type: ignore[return-value]
 
 
-def wrapped_attribute_of(kernel: Any) -> str:
-    """The side-table module attribute that holds ``wrap(kernel)``, wrapping the kernel first if needed.
-
-    Run for real while Dynamo traces (tracing/dynamo.py), which could not trace the first
-    wrap of a kernel: a lock, and inspect.signature.
-    """
-    return wrapped_attribute(_wrapped_index(kernel))
-
-
-def _wrapped_index(kernel: Any) -> int:
-    if isinstance(kernel, WrappedKernel):
-        return kernel.table_index
-    wrapped = _wrapped.get(kernel)
-    if wrapped is None:
-        model_of(kernel)  # a clear error for what is not a kernel, before caching anything
-        wrapped = _wrapped.get_or_make(kernel, WrappedKernel)
-    return wrapped.table_index
+# Tracing makes and launches wrapped kernels through the side table (tracing/side_table.py).
+side_table.set_kernel_factory(WrappedKernel)

@@ -7,23 +7,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from tritonhost.errors import KernelArgumentError
-from tritonhost.runtime.kernel import KernelModel
+from tritonhost.kernel.decorators import DecoratedKernel
 
 
 class Binder:
     """Splits ``(*args, **kwargs)`` of a launch into kernel parameters and launch options."""
 
-    __slots__ = ("arg_names", "defaults", "model", "options", "params", "required")
+    __slots__ = ("arg_names", "decorated", "defaults", "options", "params", "required")
 
-    def __init__(self, model: KernelModel, options: frozenset[str]) -> None:
-        self.model = model
-        self.arg_names = model.arg_names
-        self.params = frozenset(model.arg_names)
+    def __init__(self, decorated: DecoratedKernel, options: frozenset[str]) -> None:
+        self.decorated = decorated
+        self.arg_names = decorated.arg_names
+        self.params = frozenset(decorated.arg_names)
         self.options = options - self.params
         # Defaults of parameters the decorators supply are applied after them, at launch.
-        self.defaults = {k: v for k, v in model.defaults.items() if k not in model.supplied}
+        self.defaults = {k: v for k, v in decorated.defaults.items() if k not in decorated.supplied}
         self.required = tuple(
-            name for name in model.arg_names if name not in model.defaults and name not in model.supplied
+            name for name in decorated.arg_names if name not in decorated.defaults and name not in decorated.supplied
         )
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -46,7 +46,7 @@ class Binder:
                 if name not in params:
                     missing = [n for n in self.required if n not in params]
                     hint = ""
-                    if any(n in self.model.constexprs for n in missing):
+                    if any(n in self.decorated.constexprs for n in missing):
                         hint = " Pass constexpr parameters by keyword: kernel[grid](..., NAME=value)."
                     raise self._error(f"is missing {', '.join(map(repr, missing))}.{hint}", args, kwargs)
             for name, value in self.defaults.items():
@@ -65,14 +65,14 @@ class Binder:
 
     def _error(self, problem: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> KernelArgumentError:
         expected = ", ".join(
-            name + (" (constexpr)" if name in self.model.constexprs else "")
-            + (" (set by the kernel's decorators)" if name in self.model.supplied else "")
-            + (" (optional)" if name in self.model.defaults and name not in self.model.supplied else "")
+            name + (" (constexpr)" if name in self.decorated.constexprs else "")
+            + (" (set by the kernel's decorators)" if name in self.decorated.supplied else "")
+            + (" (optional)" if name in self.decorated.defaults and name not in self.decorated.supplied else "")
             for name in self.arg_names
         )
         given = [*self.arg_names[: len(args)], *kwargs]
         if len(args) > len(self.arg_names):
             given += [f"<extra positional #{i + 1}>" for i in range(len(self.arg_names), len(args))]
         return KernelArgumentError(
-            f"kernel {self.model.name}() {problem}\n  expected: {expected}\n  given:    {', '.join(given) or 'nothing'}"
+            f"kernel {self.decorated.name}() {problem}\n  expected: {expected}\n  given:    {', '.join(given) or 'nothing'}"
         )

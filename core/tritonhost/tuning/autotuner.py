@@ -19,7 +19,7 @@ from triton.runtime.errors import OutOfResources
 
 from tritonhost.errors import KernelArgumentError
 from tritonhost.host.selection import Backend
-from tritonhost.runtime.kernel import AutotuneLayer
+from tritonhost.kernel.decorators import AutotuneLayer
 
 log = logging.getLogger(__name__)
 

@@ -9,19 +9,14 @@ backend refuses it with an error that names the argument.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from triton.tools.tensor_descriptor import TensorDescriptor
 
 from tritonhost.errors import UnsupportedFeatureError
-from tritonhost.runtime.grid import as_grid3
-from tritonhost.runtime.kernel import KernelModel, config_choices, launch_variants
-from tritonhost.tracing.operators import tritonhost_kernel_mutation
-from tritonhost.tracing.side_table import Constants, side_table
-
-if TYPE_CHECKING:
-    from tritonhost.runtime.wrapper import WrappedKernel
+from tritonhost.tracing.hops import tritonhost_kernel_mutation
+from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_table
 
 #: What a graph node can carry as a kernel argument; anything else is a constant.
 GRAPH_VALUE_TYPES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
@@ -47,36 +42,6 @@ def is_tracing() -> bool:
     return bool(_dispatch_stack_depth()) or _functorch_interpreter() is not None
 
 
-def grids_per_config(model: KernelModel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-    """A grid function evaluated for each choice of autotune configs (once if none), heuristics applied.
-
-    Dynamo cannot carry a function into the graph, so a launch under torch.compile
-    evaluates its grid here, in traced code, into tuples of ints and SymInts.
-    """
-    grids = []
-    for configs, variant in launch_variants(model, {**dict(zip(model.arg_names, args)), **kwargs}):
-        meta = dict(variant)
-        for config in configs:  # a grid function also sees a config's num_warps, as in Triton
-            meta.update(config.all_kwargs())
-        grids.append(as_grid3(grid(meta)))
-    return grids
-
-
-def pick_config_grid(model: KernelModel, grids: list[Any]) -> Any:
-    """A grid function choosing, among ``grids`` (one per choice of configs), the chosen configs' grid."""
-    choices = config_choices(model) if len(grids) > 1 else []
-    if len(choices) != len(grids):
-        return grids[0]
-
-    def grid(meta: dict[str, Any]) -> Any:
-        for configs, config_grid in zip(choices, grids):
-            if all(meta.get(name) == value for config in configs for name, value in config.kwargs.items()):
-                return config_grid
-        return grids[0]
-
-    return grid
-
-
 def descriptor_parts(kernel: str, name: str, value: Any) -> tuple[torch.Tensor, str, tuple[int, ...]] | None:
     """``(tensor, api, block_shape)`` of a TMA descriptor argument, or None for any other argument."""
     if isinstance(value, TracedTMADescriptor):
@@ -98,21 +63,21 @@ def descriptor_parts(kernel: str, name: str, value: Any) -> tuple[torch.Tensor, 
     return None
 
 
-def trace_launch(wrapped: WrappedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def trace_launch(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Record the launch as a ``tritonhost_kernel_mutation`` call (which runs it, if the tracer runs ops)."""
-    params, options = wrapped.runner().binder.bind(args, kwargs)
-    model = wrapped.model
+    params, options = wrapped.bind(args, kwargs)
+    decorated = wrapped.decorated
     tma = {}
     for name, value in params.items():
-        parts = descriptor_parts(model.name, name, value)
+        parts = descriptor_parts(decorated.name, name, value)
         if parts is not None:
             params[name], tma[name] = parts[0], (parts[1], parts[2])
     in_graph = {
         name: value
         for name, value in params.items()
-        if name not in model.constexprs and isinstance(value, GRAPH_VALUE_TYPES)
+        if name not in decorated.constexprs and isinstance(value, GRAPH_VALUE_TYPES)
     }
-    constants = Constants(
+    constants = LaunchConstants(
         params={name: value for name, value in params.items() if name not in in_graph},
         options=options,
         grid=grid if callable(grid) else None,

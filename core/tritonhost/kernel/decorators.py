@@ -21,7 +21,7 @@ from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
 from tritonhost.errors import NotAKernelError
-from tritonhost.runtime.identity import IdentityCache
+from tritonhost.kernel.identity import IdentityCache
 
 
 @attrs.frozen(eq=False)
@@ -44,7 +44,7 @@ Layer = AutotuneLayer | HeuristicsLayer
 
 
 @attrs.frozen(eq=False)
-class KernelModel:
+class DecoratedKernel:
     """What the host needs to know to launch a kernel, read once from its decorators."""
 
     name: str
@@ -65,10 +65,10 @@ class KernelModel:
         return self.jit.fn
 
 
-_models: IdentityCache[KernelModel] = IdentityCache()
+_models: IdentityCache[DecoratedKernel] = IdentityCache()
 
 
-def launch_variants(model: KernelModel, params: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+def launch_variants(decorated: DecoratedKernel, params: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """Every parameter set a launch may run with, before any config is chosen.
 
     One per choice of autotune configs (one in all when there are none), each
@@ -78,8 +78,8 @@ def launch_variants(model: KernelModel, params: Mapping[str, Any]) -> list[tuple
     picks one path instead: runtime/wrapper.py.) Plain loops, so that Dynamo
     traces it.
     """
-    variants: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {**model.defaults, **params})]
-    for layer in model.layers:
+    variants: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {**decorated.defaults, **params})]
+    for layer in decorated.layers:
         if isinstance(layer, HeuristicsLayer):
             for _, current in variants:
                 for name, heuristic in layer.values.items():
@@ -93,19 +93,19 @@ def launch_variants(model: KernelModel, params: Mapping[str, Any]) -> list[tuple
     return variants
 
 
-def config_choices(model: KernelModel) -> list[tuple[Any, ...]]:
+def config_choices(decorated: DecoratedKernel) -> list[tuple[Any, ...]]:
     """The choices of autotune configs, in the order :func:`launch_variants` yields them."""
-    return list(itertools.product(*(layer.configs for layer in model.layers if isinstance(layer, AutotuneLayer))))
+    return list(itertools.product(*(layer.configs for layer in decorated.layers if isinstance(layer, AutotuneLayer))))
 
 
-def model_of(kernel: Any) -> KernelModel:
-    """The :class:`KernelModel` of ``kernel``, read once and then cached with it."""
+def read_decorators(kernel: Any) -> DecoratedKernel:
+    """The :class:`DecoratedKernel` of ``kernel``, read once and then cached with it."""
     if not isinstance(kernel, (JITFunction, InterpretedFunction, Autotuner, Heuristics)):
         return _read(kernel)  # raises NotAKernelError
     return _models.get_or_make(kernel, _read)
 
 
-def _read(kernel: Any) -> KernelModel:
+def _read(kernel: Any) -> DecoratedKernel:
     layers: list[Layer] = []
     supplied: set[str] = set()
     inner = kernel
@@ -134,7 +134,7 @@ def _read(kernel: Any) -> KernelModel:
         for name, param in signature.parameters.items()
         if param.default is not inspect.Parameter.empty
     }
-    return KernelModel(
+    return DecoratedKernel(
         name=inner.fn.__name__,
         jit=inner,
         arg_names=arg_names,

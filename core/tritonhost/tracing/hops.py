@@ -28,14 +28,19 @@ from torch.fx.experimental.proxy_tensor import (
     disable_proxy_modes_tracing,
     track_tensor_tree,
 )
+from torch.multiprocessing.reductions import StorageWeakRef
 from triton.tools.tensor_descriptor import TensorDescriptor
 
+from tritonhost.analysis import analyze_call
+from tritonhost.contract import spec_for
 from tritonhost.errors import AliasingError
+from tritonhost.host.selection import select
+from tritonhost.kernel.grid import pick_config_grid
 from tritonhost.tracing.side_table import side_table
 
-#: One grid per autotune config (a single one for other kernels), or None when the grid
-#: is a function kept in the side table.
-Grid = Sequence[Sequence[Any]] | None
+#: The grids a node carries: one per choice of autotune configs (a single one for other
+#: kernels), or None when the grid is a function kept in the side table.
+NodeGrids = Sequence[Sequence[Any]] | None
 
 
 class TritonhostKernelMutation(HigherOrderOperator):
@@ -45,7 +50,7 @@ class TritonhostKernelMutation(HigherOrderOperator):
         super().__init__("tritonhost_kernel_mutation")
 
     def __call__(  # type: ignore[override]
-        self, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+        self, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]
     ) -> None:
         return super().__call__(  # type: ignore[no-any-return]
             kernel_idx=kernel_idx, constant_args_idx=constant_args_idx, grid=grid, kwargs=kwargs
@@ -63,7 +68,7 @@ class TritonhostKernelFunctional(HigherOrderOperator):
         *,
         kernel_idx: int,
         constant_args_idx: int,
-        grid: Grid,
+        grid: NodeGrids,
         kwargs: dict[str, Any],
         tensors_to_clone: list[str],
     ) -> dict[str, Any]:
@@ -80,16 +85,11 @@ tritonhost_kernel_mutation = TritonhostKernelMutation()
 tritonhost_kernel_functional = TritonhostKernelFunctional()
 
 
-def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: Mapping[str, Any]) -> None:
+def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: Mapping[str, Any]) -> None:
     """Run the launch a node stands for, on the selected backend."""
-    from tritonhost.tracing.entry import pick_config_grid
-
     constants = side_table.constants(constant_args_idx)
     wrapped = side_table.wrapped(kernel_idx)
     if constants.tma:
-        from tritonhost.host.selection import select
-        from tritonhost.runtime.tma import spec_for
-
         backend = select()
         kwargs = dict(kwargs)
         for name, (api, block_shape) in constants.tma.items():
@@ -97,14 +97,12 @@ def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: 
     if grid is None:
         launch_grid = constants.grid
     else:
-        launch_grid = pick_config_grid(wrapped.model, [tuple(int(size) for size in g) for g in grid])
+        launch_grid = pick_config_grid(wrapped.decorated, [tuple(int(size) for size in g) for g in grid])
     wrapped[launch_grid](**kwargs, **constants.params, **constants.options)
 
 
 def written_tensors(kernel_idx: int, constant_args_idx: int, kwargs: Mapping[str, Any]) -> list[str]:
     """The tensor arguments the launch writes, as the analysis finds them."""
-    from tritonhost.analysis import analyze_call
-
     constants = side_table.constants(constant_args_idx)
     params = {**kwargs, **constants.params}
     for name, (api, block_shape) in constants.tma.items():
@@ -126,8 +124,6 @@ def check_aliasing(kernel: str, kwargs: Mapping[str, Any], written: Sequence[str
     One tensor passed twice works: the clone stands for both. Two different views
     of one storage cannot keep eager semantics once the written one is cloned.
     """
-    from torch.multiprocessing.reductions import StorageWeakRef
-
     for name in written:
         target = kwargs[name]
         storage = StorageWeakRef(target.untyped_storage())
@@ -147,19 +143,19 @@ def check_aliasing(kernel: str, kwargs: Mapping[str, Any], written: Sequence[str
 
 
 @tritonhost_kernel_mutation.py_impl(DispatchKey.CompositeExplicitAutograd)
-def _mutation_dense(*, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]) -> None:
+def _mutation_dense(*, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]) -> None:
     launch_eagerly(kernel_idx, constant_args_idx, grid, kwargs)
 
 
 @tritonhost_kernel_mutation.py_impl(FakeTensorMode)
 def _mutation_fake(
-    mode: FakeTensorMode, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+    mode: FakeTensorMode, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]
 ) -> None:
     return None  # fake tensors hold no data; metadata does not change
 
 
 @tritonhost_kernel_mutation.py_impl(DispatchKey.Meta)
-def _mutation_meta(*, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]) -> None:
+def _mutation_meta(*, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]) -> None:
     return None
 
 
@@ -173,7 +169,7 @@ def _trace(mode: ProxyTorchDispatchMode, operator: HigherOrderOperator, node_kwa
 
 @tritonhost_kernel_mutation.py_impl(ProxyTorchDispatchMode)
 def _mutation_proxy(
-    mode: ProxyTorchDispatchMode, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+    mode: ProxyTorchDispatchMode, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]
 ) -> None:
     _trace(
         mode,
@@ -184,11 +180,11 @@ def _mutation_proxy(
 
 @tritonhost_kernel_mutation.py_functionalize_impl
 def _mutation_functionalize(
-    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any]
+    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any]
 ) -> None:
     unwrapped = ctx.unwrap_tensors(kwargs)
     written = written_tensors(kernel_idx, constant_args_idx, unwrapped)
-    check_aliasing(side_table.wrapped(kernel_idx).model.name, unwrapped, written)
+    check_aliasing(side_table.wrapped(kernel_idx).decorated.name, unwrapped, written)
     with ctx.redispatch_to_next():
         outputs = tritonhost_kernel_functional(
             kernel_idx=kernel_idx,
@@ -210,7 +206,7 @@ def _mutation_functionalize(
 
 @tritonhost_kernel_functional.py_impl(DispatchKey.CompositeExplicitAutograd)
 def _functional_dense(
-    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
 ) -> dict[str, Any]:
     clones = {id(kwargs[name]): clone_with_strides(kwargs[name]) for name in tensors_to_clone}
     # A tensor passed twice (read through one argument, written through another) is one clone.
@@ -226,7 +222,7 @@ def _functional_fake(
     *,
     kernel_idx: int,
     constant_args_idx: int,
-    grid: Grid,
+    grid: NodeGrids,
     kwargs: dict[str, Any],
     tensors_to_clone: list[str],
 ) -> dict[str, Any]:
@@ -238,7 +234,7 @@ def _functional_fake(
 
 @tritonhost_kernel_functional.py_impl(DispatchKey.Meta)
 def _functional_meta(
-    *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
 ) -> dict[str, Any]:
     return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
 
@@ -249,7 +245,7 @@ def _functional_proxy(
     *,
     kernel_idx: int,
     constant_args_idx: int,
-    grid: Grid,
+    grid: NodeGrids,
     kwargs: dict[str, Any],
     tensors_to_clone: list[str],
 ) -> dict[str, Any]:
@@ -268,7 +264,7 @@ def _functional_proxy(
 
 @tritonhost_kernel_functional.py_functionalize_impl
 def _functional_functionalize(
-    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: Grid, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
 ) -> dict[str, Any]:
     unwrapped = ctx.unwrap_tensors(kwargs)
     with ctx.redispatch_to_next():

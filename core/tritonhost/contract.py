@@ -1,0 +1,149 @@
+"""The value types of the backend contract: what the hooks of :mod:`tritonhost.hookspecs` take and return.
+
+This module and :mod:`tritonhost.errors` and :mod:`tritonhost.markers` are the
+ground floor of tritonhost: they import no other tritonhost module, and every
+other layer, the backend plugins included, may import them. Behaviour (selecting
+a backend, tracing, launching) lives in the layers above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
+
+import attrs
+import torch
+
+#: A launch grid after normalization: three program counts, padded with 1s.
+Grid3 = tuple[int, int, int]
+
+
+@attrs.frozen
+class BackendInfo:
+    """A backend's description of itself, returned by ``tritonhost_describe_backend``.
+
+    ``usable`` says whether kernels can run on this machine now; when it is False,
+    ``reason`` says why in a sentence a user can act on.
+    """
+
+    name: str
+    device_types: tuple[str, ...]
+    usable: bool
+    reason: str = ""
+    #: Launch keyword arguments this backend understands besides the kernel's own
+    #: parameters (``num_warps``...). Options of every Triton backend are always
+    #: accepted; a plugin lists only the ones Triton does not know.
+    launch_options: frozenset[str] = frozenset()
+    #: Whether the autotuner should time configs on this backend. When False it
+    #: takes the first config left after pruning, as timing would mean nothing.
+    times_kernels: bool = True
+
+
+class Launcher(Protocol):
+    """Runs one kernel: ``launcher(grid, params, options)``.
+
+    ``grid`` is three ints; ``params`` binds every kernel parameter by name
+    (constexprs included); ``options`` holds launch options such as ``num_warps``.
+    Made once per kernel by a backend's ``tritonhost_make_launcher`` hook and
+    called on every launch, so it should do as little as it can.
+
+    A launcher may also have ``prepare(params, options, varying) -> PreparedLaunch | None``:
+    the generated wrapper of a compiled program calls one launch site with the same
+    kinds of arguments every time, and asks for it once, on its first launch, to skip
+    per-call work.
+    """
+
+    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None: ...
+
+
+class PreparedLaunch(Protocol):
+    """A launch made ready for arguments like ``params`` (see :class:`Launcher`'s ``prepare``).
+
+    ``prepared(grid, values)`` takes every parameter's value in signature order,
+    launches and returns True, or returns False without launching when the
+    values need another specialization (then call the launcher itself).
+    """
+
+    def __call__(self, grid: Grid3, values: list[Any]) -> bool: ...
+
+
+@attrs.frozen
+class Specialization:
+    """A kernel's parameter types and constexpr values for one analysis.
+
+    Returned by ``tritonhost_specialize_args`` and handed to
+    ``tritonhost_generate_ttir``. It specializes no runtime value (no
+    divisibility, no equal-to-1 folding), so TTIR generated from it holds for
+    every launch with the same types.
+    """
+
+    #: ``(parameter, Triton type)`` for every parameter, in order; constexprs typed "constexpr".
+    signature: tuple[tuple[str, str], ...]
+    #: ``(parameter index, value)`` of every constexpr parameter.
+    constexprs: tuple[tuple[int, Any], ...]
+
+    def signature_dict(self) -> dict[str, str]:
+        return dict(self.signature)
+
+    def constexpr_dict(self) -> dict[tuple[int, ...], Any]:
+        return {(index,): value for index, value in self.constexprs}
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """A hashable key: the types and the constexpr values."""
+        return (self.signature, tuple((i, _hashable(v)) for i, v in self.constexprs))
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _ints(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def _optional_ints(values: Iterable[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else _ints(values)
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: tuple[int, ...] | None) -> None:
+    if value is not None and (not value or any(int(v) <= 0 for v in value)):
+        raise ValueError(f"{attribute.name} must be a non-empty tuple of positive ints, got {value!r}")
+
+
+@attrs.frozen
+class TMADescriptorSpec:
+    """How to turn a tensor into a TMA descriptor argument (``tritonhost_make_tma_descriptor``).
+
+    ``api="stable"`` makes a ``triton.tools.tensor_descriptor.TensorDescriptor``
+    over the tensor's own shape and strides with ``block_shape``.
+    ``api="experimental"`` uses Triton's older 1-D/2-D host descriptors, which
+    also need the global ``dims`` (outermost first) and the ``element_size``;
+    only Triton releases that still ship ``triton.tools.experimental_descriptor``
+    have them.
+    """
+
+    api: Literal["stable", "experimental"]
+    block_shape: tuple[int, ...] = attrs.field(converter=_ints, validator=_positive)
+    dims: tuple[int, ...] | None = attrs.field(default=None, converter=_optional_ints, validator=_positive)
+    element_size: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.api not in ("stable", "experimental"):
+            raise ValueError(f"api must be 'stable' or 'experimental', got {self.api!r}")
+        if self.api == "experimental":
+            if self.dims is None or self.element_size is None:
+                raise ValueError("an experimental TMA descriptor needs dims and element_size")
+            if len(self.dims) not in (1, 2) or len(self.block_shape) != len(self.dims):
+                raise ValueError("experimental TMA descriptors are 1-D or 2-D, with one block dim per dim")
+
+
+def spec_for(tensor: torch.Tensor, api: str, block_shape: Iterable[int]) -> TMADescriptorSpec:
+    """The spec of a descriptor over the whole of ``tensor`` (dims and element size read off it)."""
+    if api == "experimental":
+        return TMADescriptorSpec("experimental", block_shape, dims=tensor.shape, element_size=tensor.element_size())
+    return TMADescriptorSpec(api, block_shape)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The launch front door: ``tritonhost.wrap(kernel)[grid](...)`` and eager TMA descriptors."""
