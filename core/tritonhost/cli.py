@@ -15,8 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from tritonhost import __version__
+from tritonhost.analysis import analyze_call
+from tritonhost.analysis.cli_args import parse_assignment
+from tritonhost.analysis.specialization import is_tensor_argument
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
+from tritonhost.kernel.decorators import read_decorators
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -81,13 +88,6 @@ def _load_kernel(spec: str) -> Any:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    import torch
-
-    from tritonhost.analysis import analyze_call
-    from tritonhost.analysis.cli_args import parse_assignment
-    from tritonhost.analysis.specialization import is_tensor_argument
-    from tritonhost.kernel.decorators import read_decorators
-
     kernel = _load_kernel(args.kernel)
     try:
         kwargs = dict(parse_assignment(text) for text in [*args.arg, *args.const])
@@ -117,8 +117,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tritonhost import __version__
-
     parser = argparse.ArgumentParser(prog="tritonhost", description="Run Triton kernels on pluggable backends.")
     parser.add_argument("--version", action="version", version=f"tritonhost {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

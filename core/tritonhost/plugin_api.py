@@ -9,7 +9,8 @@ It holds the contract (the hook marker, the hooks' value types and errors),
 the plugin base classes, and the helpers a backend built on Triton needs:
 Triton's front end for TTIR, its descriptor APIs, its own GPU launcher, and the
 device check that names a misplaced tensor. It sits just above the kernel and
-compat layers: importing it loads no host, analysis, tracing or compiler code.
+compat layers: it depends on no host, analysis, tracing or compiler code
+(tests/test_layers.py checks it).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class LaunchSite:
         self.options = dict(options)
         self.grid_function = grid_function
         # A kernel with no decorators launches straight through the backend's launcher, and
-        # through a prepared launch when the launcher offers one (see runtime/launcher.py).
+        # through a prepared launch when the launcher offers one (see the Launcher protocol in contract.py).
         self.direct = not wrapped.decorated.layers
         self.arg_names = wrapped.decorated.arg_names
         self.prepared: PreparedLaunch | None = None

@@ -5,15 +5,8 @@ calls, SymInt arithmetic, ``tritonhost_kernel_functional`` nodes with the
 ``getitem``\\ s that read their results, and ``copy_`` nodes that write mutated
 inputs back. Each becomes IR: kernels, fallback calls, allocations.
 
-Re-inplacing. A functional kernel node launches on copies of the tensors it
-writes, so that the graph stays functional. Eager code made no such copies:
-it wrote in place. Lowering gives each written argument its own storage back
-when the value it copied is dead after the launch: no later node reads that
-storage, or the only later node is the ``copy_`` that writes the kernel's
-result back to the very same memory (an input the program mutates), which
-then disappears too. Only when the old value is still read does a copy remain,
-as it must. Aliasing is followed through the fake tensors' storages, so views
-of a buffer count as reads of it.
+Copies that eager code did not make are re-inplaced as the kernels are lowered
+(:mod:`tritonhost.ir.reinplace`).
 """
 
 from __future__ import annotations
@@ -25,7 +18,6 @@ import sympy
 import torch
 import torch.fx
 import torch.utils._pytree as pytree
-from torch.fx.experimental.symbolic_shapes import statically_known_true
 from torch.multiprocessing.reductions import StorageWeakRef
 
 from tritonhost.errors import UnsupportedFeatureError
@@ -37,10 +29,10 @@ from tritonhost.ir.layout import (
     MutationLayout,
     NonOwningLayout,
     as_expr,
-    same_expr,
 )
 from tritonhost.ir.nodes import Allocate, FallbackKernel, Operation, UserDefinedTritonKernel
 from tritonhost.ir.program import ConstantInput, Input, Program, SymbolInput
+from tritonhost.ir.reinplace import Reinplacer, storage_of, val_of
 from tritonhost.ir.tma import TMADescriptor
 from tritonhost.tracing.hops import (
     tritonhost_kernel_functional,
@@ -61,42 +53,6 @@ _EMPTY_OPS = {
 }
 
 
-def _storage(value: Any) -> StorageWeakRef | None:
-    if isinstance(value, torch.Tensor):
-        return StorageWeakRef(value.untyped_storage())
-    return None
-
-
-def _val(node: Any) -> Any:
-    return node.meta.get("val") if isinstance(node, torch.fx.Node) else node
-
-
-class _Storages:
-    """Which fake storages are one memory once copies are re-inplaced, and where each sits in it."""
-
-    def __init__(self) -> None:
-        self._parent: dict[StorageWeakRef, StorageWeakRef] = {}
-        #: Offset, in elements, of a storage's start within its group's memory.
-        self.shift: dict[StorageWeakRef, Expr] = {}
-
-    def find(self, storage: StorageWeakRef) -> StorageWeakRef:
-        while storage in self._parent:
-            storage = self._parent[storage]
-        return storage
-
-    def merge(self, copy: StorageWeakRef, into: StorageWeakRef, shift: Expr) -> None:
-        self._parent[copy] = self.find(into)
-        self.shift[copy] = shift
-
-    def absolute_offset(self, tensor: torch.Tensor) -> Expr:
-        storage: StorageWeakRef | None = StorageWeakRef(tensor.untyped_storage())
-        offset = as_expr(tensor.storage_offset())
-        while storage is not None:
-            offset = offset + self.shift.get(storage, sympy.Integer(0))
-            storage = self._parent.get(storage)
-        return sympy.expand(offset)
-
-
 class Lowering:
     """Lowers one graph; use :func:`lower`."""
 
@@ -105,10 +61,7 @@ class Lowering:
         self.env: dict[torch.fx.Node, Any] = {}
         self.operations: list[Operation] = []
         self.inputs: list[Input] = []
-        self.storages = _Storages()
-        self.input_storages: set[StorageWeakRef] = set()
-        #: copy_ nodes made redundant by re-inplacing: they write memory onto itself.
-        self.redundant_copies: set[torch.fx.Node] = set()
+        self.reinplacer = Reinplacer(self.nodes)
         self._count = 0
 
     def new_name(self) -> str:
@@ -141,10 +94,10 @@ class Lowering:
         return self.env[arg] if isinstance(arg, torch.fx.Node) else arg
 
     def placeholder(self, node: torch.fx.Node) -> None:
-        val = _val(node)
+        val = val_of(node)
         if isinstance(val, torch.Tensor):
             buffer = InputBuffer(node.name, FixedLayout.of(val))
-            self.input_storages.add(StorageWeakRef(val.untyped_storage()))
+            self.reinplacer.input_storages.add(StorageWeakRef(val.untyped_storage()))
             self.inputs.append(buffer)
             self.env[node] = buffer
         elif isinstance(val, torch.SymInt):
@@ -159,7 +112,7 @@ class Lowering:
 
     def call_function(self, index: int, node: torch.fx.Node) -> None:
         target = node.target
-        val = _val(node)
+        val = val_of(node)
         if target is tritonhost_kernel_functional:
             self.env[node] = self.kernel(index, node)
         elif target is tritonhost_kernel_mutation:
@@ -173,7 +126,7 @@ class Lowering:
             self.env[node] = self.symbolic(node)
         elif target in _EMPTY_OPS:
             self.env[node] = self.allocation(node)
-        elif target is aten.copy_.default and node in self.redundant_copies:
+        elif target is aten.copy_.default and node in self.reinplacer.redundant_copies:
             self.env[node] = self.env[node.args[0]]  # type: ignore[index]
         else:
             self.env[node] = self.fallback(node)
@@ -181,7 +134,7 @@ class Lowering:
     # --- sizes -----------------------------------------------------------------------------
 
     def symbolic(self, node: torch.fx.Node) -> Any:
-        val = _val(node)
+        val = val_of(node)
         if isinstance(val, torch.SymInt):
             expr = as_expr(val)
             if any(str(s).startswith("u") for s in expr.free_symbols):
@@ -200,7 +153,7 @@ class Lowering:
     # --- allocations -----------------------------------------------------------------------
 
     def allocation(self, node: torch.fx.Node) -> ComputedBuffer:
-        val = _val(node)
+        val = val_of(node)
         if node.target in (aten.empty_strided.default, aten.new_empty_strided.default):
             layout: FixedLayout | FlexibleLayout = FixedLayout.of(val)
         else:
@@ -217,14 +170,14 @@ class Lowering:
     def kernel(self, index: int, node: torch.fx.Node) -> dict[str, MutationOutput]:
         kwargs: dict[str, Any] = dict(node.kwargs["kwargs"])  # type: ignore[arg-type]
         to_clone: list[str] = list(node.kwargs["tensors_to_clone"])  # type: ignore[arg-type]
-        outputs_val: dict[str, torch.Tensor] = _val(node)
+        outputs_val: dict[str, torch.Tensor] = val_of(node)
         args = {name: self.value(arg) for name, arg in kwargs.items()}
         outputs: dict[str, MutationOutput] = {}
         for param in to_clone:
             source = kwargs[param]
             if param in outputs:
                 continue
-            target = self.reinplace_target(index, node, source, outputs_val[param])
+            target = self.reinplacer.target(index, source, outputs_val[param], self.env)
             if target is None:
                 target = self.copy_of(self.env[source])
             for name, arg in kwargs.items():
@@ -243,7 +196,7 @@ class Lowering:
         kwargs: dict[str, Any] = dict(node.kwargs["kwargs"])  # type: ignore[arg-type]
         kernel_idx = _int_kwarg(node, "kernel_idx")
         constants_idx = _int_kwarg(node, "constant_args_idx")
-        written = written_tensors(kernel_idx, constants_idx, {k: _val(v) for k, v in kwargs.items()})
+        written = written_tensors(kernel_idx, constants_idx, {k: val_of(v) for k, v in kwargs.items()})
         self.add_kernel(node, {name: self.value(arg) for name, arg in kwargs.items()}, written, {})
 
     def add_kernel(
@@ -290,63 +243,23 @@ class Lowering:
         )
         return buffer
 
-    def reinplace_target(
-        self, index: int, node: torch.fx.Node, source: torch.fx.Node, copy: torch.Tensor
-    ) -> Buffer | None:
-        """The buffer the kernel may write in place of its copy of ``source``, or None if it needs the copy."""
-        source_val = _val(source)
-        group = self.storages.find(StorageWeakRef(source_val.untyped_storage()))
-        copy_storage = StorageWeakRef(copy.untyped_storage())
-        shift = self.storages.absolute_offset(source_val)
-        write_backs = []
-        for later in self.nodes[index + 1 :]:
-            touched = [
-                arg for arg in later.all_input_nodes
-                if (s := _storage(_val(arg))) is not None and self.storages.find(s) == group
-            ]
-            if not touched:
-                continue
-            if later.target is aten.copy_.default and later.all_input_nodes[0] in touched and self._writes_back(
-                later, copy_storage, shift
-            ) and len(touched) == 1:
-                write_backs.append(later)
-                continue
-            return None  # the old value is read after the launch
-        if group in self.input_storages and not write_backs:
-            return None  # an input the program does not mutate: its data must stay as it is
-        self.storages.merge(copy_storage, group, shift)
-        self.redundant_copies.update(write_backs)
-        return self.env[source]  # type: ignore[no-any-return]
-
-    def _writes_back(self, copy_node: torch.fx.Node, copy_storage: StorageWeakRef, shift: Expr) -> bool:
-        """Whether ``copy_(dst, src)`` copies the kernel's result onto the memory it was copied from."""
-        dst, src = (_val(arg) for arg in copy_node.args[:2])
-        if not isinstance(src, torch.Tensor) or StorageWeakRef(src.untyped_storage()) != copy_storage:
-            return False
-        return (
-            src.dtype == dst.dtype
-            and _known_equal(src.size(), dst.size())
-            and _known_equal(src.stride(), dst.stride())
-            and _known_equal([as_expr(src.storage_offset()) + shift], [self.storages.absolute_offset(dst)])
-        )
-
     # --- everything else -------------------------------------------------------------------
 
     def fallback(self, node: torch.fx.Node) -> Any:
         args = pytree.tree_map(self.value, node.args)
         kwargs = pytree.tree_map(self.value, dict(node.kwargs))
-        inputs = [arg for arg in node.all_input_nodes if isinstance(_val(arg), torch.Tensor)]
+        inputs = [arg for arg in node.all_input_nodes if isinstance(val_of(arg), torch.Tensor)]
         mutated = _mutated_argument_positions(node.target)
 
         def output(val: Any) -> Any:
             if isinstance(val, torch.Tensor):
                 storage = StorageWeakRef(val.untyped_storage())
                 for position, arg in enumerate(node.args):
-                    if position in mutated and isinstance(arg, torch.fx.Node) and _storage(_val(arg)) == storage:
+                    if position in mutated and isinstance(arg, torch.fx.Node) and storage_of(val_of(arg)) == storage:
                         target = self.env[arg]
                         return MutationOutput(self.new_name(), MutationLayout(target.name, target.fixed_layout))
                 for arg in inputs:
-                    if _storage(_val(arg)) == storage:
+                    if storage_of(val_of(arg)) == storage:
                         return FallbackOutput(
                             self.new_name(),
                             NonOwningLayout(self.env[arg].name, FixedLayout.of(val, self._shift(val))),
@@ -356,30 +269,17 @@ class Lowering:
                 return as_expr(val)
             return val
 
-        result = pytree.tree_map(output, _val(node))
+        result = pytree.tree_map(output, val_of(node))
         self.operations.append(FallbackKernel(node.target, tuple(args), kwargs, result))  # type: ignore[arg-type]
         return result
 
     def _shift(self, val: torch.Tensor) -> Expr:
-        return self.storages.absolute_offset(val) - as_expr(val.storage_offset())
+        return self.reinplacer.storages.absolute_offset(val) - as_expr(val.storage_offset())
 
 
 def _int_kwarg(node: torch.fx.Node, name: str) -> int:
     value: Any = node.kwargs[name]
     return int(value)
-
-
-def _known_equal(a: Any, b: Any) -> bool:
-    """Equal for every input the compiled program accepts (its guards included, for SymInts)."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if isinstance(x, sympy.Basic) or isinstance(y, sympy.Basic):
-            if not same_expr(as_expr(x), as_expr(y)):
-                return False
-        elif not statically_known_true(x == y):
-            return False
-    return True
 
 
 def _mutated_argument_positions(target: Any) -> set[int]:

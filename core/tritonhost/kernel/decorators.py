@@ -75,7 +75,7 @@ def launch_variants(decorated: DecoratedKernel, params: Mapping[str, Any]) -> li
     with the defaults filled in and the heuristics applied in decorator order,
     as ``(configs chosen, params)``. The analysis takes the union over them, and
     a launch traced for torch.compile evaluates its grid for each. (The runtime
-    picks one path instead: runtime/wrapper.py.) Plain loops, so that Dynamo
+    picks one path instead: launch/wrap.py.) Plain loops, so that Dynamo
     traces it.
     """
     variants: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {**decorated.defaults, **params})]

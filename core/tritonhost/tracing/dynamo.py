@@ -2,7 +2,7 @@
 
 Dynamo does not know tritonhost's callables. Rather than teach it (PyTorch does
 that with a variable tracker of its own for ``wrap_triton``), a launch inside
-``torch.compile`` calls :func:`compiled_launch`, marked ``nonstrict_trace``:
+``torch.compile`` calls :func:`launch_compiled`, which makes one call marked ``nonstrict_trace``:
 Dynamo records it as a single call whose inputs are graph values only (tensors,
 numbers, SymInts, the kernel's side-table id, grids evaluated per autotune
 config); constexprs, None and launch options are registered at trace time

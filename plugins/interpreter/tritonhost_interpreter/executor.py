@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import triton.language as tl
+from torch._subclasses.fake_tensor import FakeTensor
 from triton import knobs
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpretedFunction, TensorHandle
@@ -174,6 +175,4 @@ def check_tensors(params: dict[str, Any], backend: str) -> None:
 
 
 def _is_fake(tensor: torch.Tensor) -> bool:
-    from torch._subclasses.fake_tensor import FakeTensor
-
     return isinstance(tensor, FakeTensor)

@@ -2,14 +2,14 @@
 
 from typing import Any
 
-import tritonhost
+from tritonhost.plugin_api import BackendInfo, hookimpl
 
 
-@tritonhost.hookimpl
-def tritonhost_describe_backend() -> tritonhost.BackendInfo:
-    return tritonhost.BackendInfo(name="misspelt", device_types=("cpu",), usable=True)
+@hookimpl
+def tritonhost_describe_backend() -> BackendInfo:
+    return BackendInfo(name="misspelt", device_types=("cpu",), usable=True)
 
 
-@tritonhost.hookimpl
+@hookimpl
 def tritonhost_make_launcer(backend: str, kernel: Any) -> None:
     return None

@@ -1,7 +1,10 @@
 """The example backend: runs kernels on the CPU through Triton's interpreter, and keeps a launch log.
 
 It stands for a vendor's package: nothing in tritonhost's core names it, its
-entry point is all the host needs. It implements the hooks a backend needs to
+entry point is all the host needs, and it imports from tritonhost only the
+plugin surface, ``tritonhost.plugin_api``. It is written as a module of hook
+functions, the contract at its plainest; the bundled backends are
+``BackendPlugin`` objects instead, which say the per-backend check once. It implements the hooks a backend needs to
 launch kernels and to time autotune configs, and declares one launch option of
 its own (``example_tag``) to show how vendor-specific options pass through.
 """
@@ -16,14 +19,14 @@ from typing import Any
 import triton
 from triton.runtime.interpreter import InterpretedFunction
 
-import tritonhost
+from tritonhost.plugin_api import BackendInfo, Grid3, hookimpl
 
 NAME = "example"
 #: Set to 0 to have the backend report itself unusable, as a vendor's would without its device.
 DEVICE_ENV = "TRITONHOST_EXAMPLE_DEVICE_PRESENT"
 
 #: (kernel name, grid, example_tag) of every launch, newest last.
-LAUNCHES: list[tuple[str, tuple[int, int, int], Any]] = []
+LAUNCHES: list[tuple[str, Grid3, Any]] = []
 
 
 class ExampleLauncher:
@@ -33,17 +36,17 @@ class ExampleLauncher:
         self.name = kernel.fn.__name__
         self.fn = InterpretedFunction(kernel.fn)
 
-    def __call__(self, grid: tuple[int, int, int], params: dict[str, Any], options: dict[str, Any]) -> None:
+    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         LAUNCHES.append((self.name, grid, options.get("example_tag")))
         with triton.knobs.runtime.scope():
             triton.knobs.runtime.interpret = True
             self.fn.run(grid=grid, warmup=False, **params)
 
 
-@tritonhost.hookimpl
-def tritonhost_describe_backend() -> tritonhost.BackendInfo:
+@hookimpl
+def tritonhost_describe_backend() -> BackendInfo:
     present = os.environ.get(DEVICE_ENV, "1") != "0"
-    return tritonhost.BackendInfo(
+    return BackendInfo(
         name=NAME,
         device_types=("cpu",),
         usable=present,
@@ -52,14 +55,14 @@ def tritonhost_describe_backend() -> tritonhost.BackendInfo:
     )
 
 
-@tritonhost.hookimpl
+@hookimpl
 def tritonhost_make_launcher(backend: str, kernel: Any) -> ExampleLauncher | None:
     if backend != NAME:
         return None
     return ExampleLauncher(kernel)
 
 
-@tritonhost.hookimpl
+@hookimpl
 def tritonhost_benchmark(backend: str, fn: Callable[[], object]) -> float | None:
     if backend != NAME:
         return None

@@ -1,0 +1,38 @@
+"""Backend plugins published as objects, for tests/host/test_plugin_objects.py's entry points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from tritonhost.plugin_api import BackendInfo, BackendPlugin, Grid3
+
+LAUNCHES: list[tuple[str, Grid3]] = []
+
+
+class RecordingLauncher:
+    """Runs nothing: records the kernel and grid, and fills the ``out`` tensor with 7."""
+
+    def __init__(self, kernel: Any) -> None:
+        self.name = kernel.fn.__name__
+
+    def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
+        LAUNCHES.append((self.name, grid))
+        params["out_ptr"].fill_(7)
+
+
+class RecordingBackend(BackendPlugin):
+    """A backend object with only the hooks it needs: a description and a launcher."""
+
+    name = "recording"
+
+    def describe(self) -> BackendInfo:
+        return BackendInfo(name=self.name, device_types=("cpu",), usable=True)
+
+    def make_launcher(self, kernel: Any) -> RecordingLauncher:
+        return RecordingLauncher(kernel)
+
+
+backend = RecordingBackend()
+not_a_plugin = torch.float32

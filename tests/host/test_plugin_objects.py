@@ -1,0 +1,97 @@
+"""Backends published as plugin objects (``BackendPlugin`` instances) rather than modules of hook functions."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+import torch
+
+import tritonhost
+from kernels import add_kernel
+from plugin_objects import LAUNCHES
+from tritonhost.host import discovery
+from tritonhost.plugin_api import BackendPlugin
+
+GROUP = discovery.ENTRY_POINT_GROUP
+
+
+@pytest.fixture
+def extra_entry_points(monkeypatch, fresh_discovery):
+    """Discovery sees the installed entry points and the ones a test adds."""
+    installed = list(metadata.entry_points(group=GROUP))
+    added: list[metadata.EntryPoint] = []
+
+    def entry_points(group: str) -> list[metadata.EntryPoint]:
+        assert group == GROUP
+        return installed + added
+
+    monkeypatch.setattr(discovery.metadata, "entry_points", entry_points)
+
+    def add(name: str, value: str) -> None:
+        added.append(metadata.EntryPoint(name=name, value=value, group=GROUP))
+        discovery.reset()
+
+    return add
+
+
+def _status(name):
+    return next(s for s in tritonhost.backends() if s.name == name)
+
+
+def test_a_plugin_object_is_discovered_selected_and_launches(extra_entry_points):
+    extra_entry_points("recording", "plugin_objects:backend")
+    assert _status("recording").usable
+    x, y = torch.randn(8), torch.randn(8)
+    out = torch.zeros(8)
+    with tritonhost.use_backend("recording"):
+        tritonhost.wrap(add_kernel)[(3,)](x, y, out, 8, BLOCK=4)
+    assert LAUNCHES[-1] == ("add_kernel", (3, 1, 1))
+    assert torch.equal(out, torch.full((8,), 7.0))
+
+
+def test_a_plugin_object_answers_only_for_its_own_name(extra_entry_points):
+    extra_entry_points("recording", "plugin_objects:backend")
+    hook = discovery.registry().manager.hook
+    recording = hook.tritonhost_make_launcher(backend="recording", kernel=add_kernel)
+    interpreter = hook.tritonhost_make_launcher(backend="interpreter", kernel=add_kernel)
+    assert type(recording).__name__ == "RecordingLauncher"
+    assert type(interpreter).__name__ == "InterpreterLauncher"
+    # Hooks the object leaves alone answer None, which the host reports as missing.
+    assert hook.tritonhost_benchmark(backend="recording", fn=lambda: None) is None
+    with pytest.raises(tritonhost.BackendHookMissingError, match="tritonhost_make_tma_descriptor"):
+        tritonhost.select("recording").make_tma_descriptor(torch.zeros(4, 4), tritonhost.TMADescriptorSpec("stable", (2, 2)))
+
+
+def test_an_entry_point_naming_the_class_is_reported_with_the_fix(extra_entry_points):
+    extra_entry_points("recording", "plugin_objects:RecordingBackend")
+    status = _status("recording")
+    assert not status.usable
+    assert "names the class RecordingBackend" in status.error
+    assert "plugin object (an instance)" in status.error
+    with pytest.raises(tritonhost.PluginLoadError, match="names the class"):
+        tritonhost.select("recording")
+
+
+def test_an_entry_point_naming_something_else_is_reported(extra_entry_points):
+    extra_entry_points("recording", "plugin_objects:not_a_plugin")
+    assert "must name a module of hook implementations or a plugin object" in _status("recording").error
+
+
+@pytest.mark.parametrize("name", ["cuda", "rocm", "interpreter"])
+def test_bundled_backends_are_plugin_objects_answering_for_themselves(name):
+    plugin = discovery.registry().plugins[name]
+    assert plugin.name == name
+    others = {"cuda", "rocm", "interpreter", "recording"} - {name}
+    for other in others:
+        assert plugin.tritonhost_make_launcher(backend=other, kernel=add_kernel) is None
+        assert plugin.tritonhost_analysis_target(backend=other) is None
+    assert plugin.tritonhost_analysis_target(backend=name) is not None
+
+
+def test_describe_must_be_implemented():
+    class Nameless(BackendPlugin):
+        name = "nameless"
+
+    with pytest.raises(NotImplementedError, match="must implement describe"):
+        Nameless().tritonhost_describe_backend()
