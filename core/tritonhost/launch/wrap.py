@@ -171,6 +171,9 @@ def wrap(kernel: Any) -> WrappedKernel:
     if not is_dynamo_compiling():
         # Real Python (also non-strict export, where is_compiling() is true but no
         # bytecode is traced): the kernel object is at hand.
+        wrapped = _lookup(kernel)
+        if wrapped is not None:
+            return wrapped  # type: ignore[return-value]
         if isinstance(kernel, WrappedKernel):
             return kernel
         return side_table.wrapped_for(kernel)  # type: ignore[return-value]
@@ -184,3 +187,4 @@ def wrap(kernel: Any) -> WrappedKernel:
 
 # Tracing makes and launches wrapped kernels through the side table (tracing/side_table.py).
 side_table.set_kernel_factory(WrappedKernel)
+_lookup = side_table.lookup

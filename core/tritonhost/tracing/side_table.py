@@ -70,6 +70,9 @@ class SideTable:
         self._by_kernel: IdentityCache[TracedKernel] = IdentityCache()
         self._constants: list[LaunchConstants] = []
         self._make: Callable[[Any, int], TracedKernel] | None = None
+        #: ``lookup(kernel)``: the wrapped kernel of ``kernel`` if it has one, else None. Bound
+        #: once, for ``tritonhost.wrap`` called inline on every launch.
+        self.lookup: Callable[[Any], TracedKernel | None] = self._by_kernel.get
 
     def set_kernel_factory(self, make: Callable[[Any, int], TracedKernel]) -> None:
         """Say how to wrap a kernel: ``make(kernel, table_index)``. Called once, by the launch front door."""
