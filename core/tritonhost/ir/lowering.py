@@ -173,20 +173,21 @@ class Lowering:
         outputs_val: dict[str, torch.Tensor] = val_of(node)
         args = {name: self.value(arg) for name, arg in kwargs.items()}
         outputs: dict[str, MutationOutput] = {}
+        # Parameters share a buffer only where the program passed them one tensor (recorded at
+        # functionalization); equal nodes merged by a later graph pass do not.
+        same_tensor: list[list[str]] = list(node.kwargs.get("same_tensor") or [])  # type: ignore[arg-type]
+        group_of = {name: group for group in same_tensor for name in group}
         for param in to_clone:
-            source = kwargs[param]
             if param in outputs:
                 continue
+            source = kwargs[param]
             target = self.reinplacer.target(index, source, outputs_val[param], self.env)
             if target is None:
                 target = self.copy_of(self.env[source])
-            for name, arg in kwargs.items():
-                # The functional operator gives one copy to every parameter passed the same tensor.
-                if arg is source:
-                    args[name] = target
             out = MutationOutput(self.new_name(), MutationLayout(target.name, target.fixed_layout))
-            for name in to_clone:
-                if kwargs[name] is source:
+            for name in group_of.get(param, [param]):
+                args[name] = target
+                if name in to_clone:
                     outputs[name] = out
         self.add_kernel(node, args, to_clone, outputs)
         return outputs

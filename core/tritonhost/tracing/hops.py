@@ -58,7 +58,14 @@ class TritonhostKernelMutation(HigherOrderOperator):
 
 
 class TritonhostKernelFunctional(HigherOrderOperator):
-    """Launch a kernel on clones of ``tensors_to_clone``; return the clones by parameter name."""
+    """Launch a kernel on clones of ``tensors_to_clone``; return the clones by parameter name.
+
+    Each written parameter gets a clone of its own, whatever tensor objects arrive:
+    a graph pass (AOTAutograd's common-subexpression elimination) may merge two
+    equal allocations into one tensor after functionalization. Only the
+    parameters of one group of ``same_tensor``, recorded when the launch was
+    functionalized because the program passed them one tensor, share a clone.
+    """
 
     def __init__(self) -> None:
         super().__init__("tritonhost_kernel_functional")
@@ -71,6 +78,7 @@ class TritonhostKernelFunctional(HigherOrderOperator):
         grid: NodeGrids,
         kwargs: dict[str, Any],
         tensors_to_clone: list[str],
+        same_tensor: list[list[str]] | None = None,
     ) -> dict[str, Any]:
         return super().__call__(  # type: ignore[no-any-return]
             kernel_idx=kernel_idx,
@@ -78,6 +86,7 @@ class TritonhostKernelFunctional(HigherOrderOperator):
             grid=grid,
             kwargs=kwargs,
             tensors_to_clone=tensors_to_clone,
+            same_tensor=same_tensor or [],
         )
 
 
@@ -116,6 +125,39 @@ def clone_with_strides(tensor: torch.Tensor) -> torch.Tensor:
     """A copy with the same sizes and strides: kernels index memory through the strides they are given."""
     out = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device=tensor.device)
     return out.copy_(tensor)
+
+
+def same_tensor_groups(kwargs: Mapping[str, Any], written: Sequence[str]) -> list[list[str]]:
+    """Groups of parameters passed one tensor object, each holding a written one, in parameter order.
+
+    Asked where the launch is functionalized, while the program's tensors are still
+    the objects it passed: later passes may merge distinct tensors.
+    """
+    groups = []
+    for name in written:
+        target = kwargs[name]
+        group = [other for other, value in kwargs.items() if value is target]
+        if len(group) > 1 and group not in groups:
+            groups.append(group)
+    return groups
+
+
+def plan_clones(
+    kwargs: Mapping[str, Any], written: Sequence[str], same_tensor: Sequence[Sequence[str]], clone: Any
+) -> dict[str, Any]:
+    """The launch's arguments with each written parameter on a clone: its own, or its group's."""
+    group_of = {name: index for index, group in enumerate(same_tensor) for name in group}
+    clones: dict[Any, Any] = {}
+    launched = dict(kwargs)
+    for name in written:
+        key = ("group", group_of[name]) if name in group_of else ("param", name)
+        if key not in clones:
+            clones[key] = clone(kwargs[name])
+        launched[name] = clones[key]
+    for name, index in group_of.items():  # the group's read-only members read the clone
+        if ("group", index) in clones:
+            launched[name] = clones[("group", index)]
+    return launched
 
 
 def check_aliasing(kernel: str, kwargs: Mapping[str, Any], written: Sequence[str]) -> None:
@@ -192,6 +234,7 @@ def _mutation_functionalize(
             grid=grid,
             kwargs=unwrapped,
             tensors_to_clone=written,
+            same_tensor=same_tensor_groups(kwargs, written),
         )
     for name, value in outputs.items():
         original = kwargs[name]
@@ -206,12 +249,15 @@ def _mutation_functionalize(
 
 @tritonhost_kernel_functional.py_impl(DispatchKey.CompositeExplicitAutograd)
 def _functional_dense(
-    *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    *,
+    kernel_idx: int,
+    constant_args_idx: int,
+    grid: NodeGrids,
+    kwargs: dict[str, Any],
+    tensors_to_clone: list[str],
+    same_tensor: list[list[str]],
 ) -> dict[str, Any]:
-    clones = {id(kwargs[name]): clone_with_strides(kwargs[name]) for name in tensors_to_clone}
-    # A tensor passed twice (read through one argument, written through another) is one clone.
-    launched = {name: clones.get(id(value), value) if isinstance(value, torch.Tensor) else value
-                for name, value in kwargs.items()}
+    launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
     launch_eagerly(kernel_idx, constant_args_idx, grid, launched)
     return {name: launched[name] for name in tensors_to_clone}
 
@@ -225,18 +271,27 @@ def _functional_fake(
     grid: NodeGrids,
     kwargs: dict[str, Any],
     tensors_to_clone: list[str],
+    same_tensor: list[list[str]],
 ) -> dict[str, Any]:
     # A py_impl rather than register_fake: PyTorch 2.11's fake-tensor path for
     # registered fakes expects a tuple, and this operator returns a dict.
     with mode:
-        return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+        launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
+        return {name: launched[name] for name in tensors_to_clone}
 
 
 @tritonhost_kernel_functional.py_impl(DispatchKey.Meta)
 def _functional_meta(
-    *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    *,
+    kernel_idx: int,
+    constant_args_idx: int,
+    grid: NodeGrids,
+    kwargs: dict[str, Any],
+    tensors_to_clone: list[str],
+    same_tensor: list[list[str]],
 ) -> dict[str, Any]:
-    return {name: clone_with_strides(kwargs[name]) for name in tensors_to_clone}
+    launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
+    return {name: launched[name] for name in tensors_to_clone}
 
 
 @tritonhost_kernel_functional.py_impl(ProxyTorchDispatchMode)
@@ -248,6 +303,7 @@ def _functional_proxy(
     grid: NodeGrids,
     kwargs: dict[str, Any],
     tensors_to_clone: list[str],
+    same_tensor: list[list[str]],
 ) -> dict[str, Any]:
     return _trace(  # type: ignore[no-any-return]
         mode,
@@ -258,13 +314,21 @@ def _functional_proxy(
             "grid": grid,
             "kwargs": kwargs,
             "tensors_to_clone": tensors_to_clone,
+            "same_tensor": same_tensor,
         },
     )
 
 
 @tritonhost_kernel_functional.py_functionalize_impl
 def _functional_functionalize(
-    ctx: Any, *, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: dict[str, Any], tensors_to_clone: list[str]
+    ctx: Any,
+    *,
+    kernel_idx: int,
+    constant_args_idx: int,
+    grid: NodeGrids,
+    kwargs: dict[str, Any],
+    tensors_to_clone: list[str],
+    same_tensor: list[list[str]],
 ) -> dict[str, Any]:
     unwrapped = ctx.unwrap_tensors(kwargs)
     with ctx.redispatch_to_next():
@@ -274,6 +338,7 @@ def _functional_functionalize(
             grid=grid,
             kwargs=unwrapped,
             tensors_to_clone=tensors_to_clone,
+            same_tensor=same_tensor,
         )
         return ctx.wrap_tensors(outputs)  # type: ignore[no-any-return]
 
