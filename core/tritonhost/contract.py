@@ -78,15 +78,17 @@ class Specialization:
     """
 
     #: ``(parameter, Triton type)`` for every parameter, in order; constexprs typed "constexpr".
-    signature: tuple[tuple[str, str], ...]
-    #: ``(parameter index, value)`` of every constexpr parameter.
-    constexprs: tuple[tuple[int, Any], ...]
+    #: A tuple argument's type is the tuple of its elements' types (``("*fp32", "i32")``).
+    signature: tuple[tuple[str, Any], ...]
+    #: ``(parameter index, value)`` of every constexpr parameter; a constexpr inside a tuple
+    #: argument has the path of indices to it instead (``((0, 1), None)``).
+    constexprs: tuple[tuple[int | tuple[int, ...], Any], ...]
 
-    def signature_dict(self) -> dict[str, str]:
+    def signature_dict(self) -> dict[str, Any]:
         return dict(self.signature)
 
     def constexpr_dict(self) -> dict[tuple[int, ...], Any]:
-        return {(index,): value for index, value in self.constexprs}
+        return {(index,) if isinstance(index, int) else tuple(index): value for index, value in self.constexprs}
 
     @property
     def key(self) -> tuple[Any, ...]:

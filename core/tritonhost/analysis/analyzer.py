@@ -23,7 +23,8 @@ import attrs
 from triton.backends.compiler import GPUTarget
 
 from tritonhost.analysis.dataflow import analyze_module
-from tritonhost.analysis.specialization import Specialization, is_tensor_argument, specialize
+from tritonhost.analysis.global_values import globals_key
+from tritonhost.analysis.specialization import Specialization, ir_arguments, specialize, tensor_arguments
 from tritonhost.analysis.ttir import parse
 from tritonhost.compat.frontend import format_target, parse_target
 from tritonhost.errors import AnalysisError, KernelArgumentError, TritonhostError
@@ -93,7 +94,7 @@ def analyze_call(
     decorated = read_decorators(kernel)
     binder = _binders.get_or_make(kernel, lambda _: Binder(decorated, discovery.registry().launch_options()))
     params, _ = binder.bind(args, dict(kwargs))
-    tensors = tuple(name for name in decorated.arg_names if is_tensor_argument(params.get(name)))
+    tensors = tuple(tensor_arguments(decorated.arg_names, params))
     hooks = _backend_hooks()
     if isinstance(target, str):
         target = parse_target(target)
@@ -218,10 +219,14 @@ def _variants(decorated: DecoratedKernel, params: dict[str, Any]) -> Iterator[di
 
 
 def _source_key(decorated: DecoratedKernel) -> Any:
+    """The kernel's code as it would compile now: Triton's hash, and the globals it reads now."""
     try:
-        return decorated.jit.cache_key  # Triton's hash of the source and everything it calls
+        source = decorated.jit.cache_key  # Triton's hash of the source and everything it calls
     except Exception:  # noqa: BLE001 - InterpretedFunction, or a source Triton cannot hash
-        return ("identity", id(decorated.jit))
+        source = ("identity", id(decorated.jit))
+    # Triton's hash is computed once; a global constexpr or helper rebound since would not
+    # change it (global_values.py).
+    return source, globals_key(decorated.jit)
 
 
 def _analyze_variant(decorated: DecoratedKernel, params: dict[str, Any], target: GPUTarget, hooks: _BackendHooks) -> _Variant:
@@ -230,10 +235,10 @@ def _analyze_variant(decorated: DecoratedKernel, params: dict[str, Any], target:
     cached = _results.get(key)
     if cached is not None:
         return cached
-    tensors = {name for name in decorated.arg_names if is_tensor_argument(params[name])}
+    tensors = tensor_arguments(decorated.arg_names, params)
     try:
         ttir = hooks.generate(decorated, specialization, target)
-        result = _walk(ttir, decorated, tensors)
+        result = _walk(ttir, specialization, tensors)
     except (AnalysisError, KernelArgumentError):
         raise
     except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
@@ -243,20 +248,27 @@ def _analyze_variant(decorated: DecoratedKernel, params: dict[str, Any], target:
     return result
 
 
-def _walk(ttir: str, decorated: DecoratedKernel, tensors: set[str]) -> _Variant:
+def _walk(ttir: str, specialization: Specialization, tensors: list[str]) -> _Variant:
     module = parse(ttir)
     kernel = module.kernel
-    # Triton gives each kernel argument the name location of its parameter; a host TMA
-    # descriptor expands into several ("desc", then "desc.shape.0"... in Triton 3.9,
-    # "desc" for every part in 3.6).
+    # The kernel function's arguments are the parameters' parts in order (none for a
+    # constexpr; a tuple's elements; a descriptor's handle, sizes and strides), so they are
+    # matched by position. Triton's name locations are no guide: after `b_ptr = a_ptr`,
+    # Triton 3.9 names the argument of a_ptr "b_ptr".
+    expected = [part for name, ty in specialization.signature for part in ir_arguments(name, ty)]
+    if len(expected) != len(kernel.params):
+        raise ValueError(
+            f"the TTIR of {kernel.name} has {len(kernel.params)} arguments where its parameters' types give "
+            f"{len(expected)}"
+        )
     owners = {}
-    for value, printed, location in zip(kernel.params, kernel.param_names, kernel.param_locations):
-        owner = (location or printed).split(".", 1)[0]
-        if owner not in decorated.arg_names:
-            raise ValueError(f"TTIR argument %{printed} matches no parameter of {decorated.name}")
-        if owner in tensors:
+    for value, printed, ir_type, (owner, kind) in zip(kernel.params, kernel.param_names, kernel.param_types, expected):
+        prefix = {"pointer": "!tt.ptr", "descriptor": "!tt.tensordesc"}.get(kind)
+        if prefix is not None and not ir_type.startswith(prefix):
+            raise ValueError(f"TTIR argument %{printed} has type {ir_type}, where {owner!r} gives a {kind}")
+        if owner is not None and owner in tensors:
             owners[value] = owner
-    effects = analyze_module(module, owners, list(decorated.arg_names))
+    effects = analyze_module(module, owners, tensors)
     reason = "; ".join(effects.unknown)
     return _Variant(frozenset(effects.written), frozenset(effects.read), reason, ttir)
 

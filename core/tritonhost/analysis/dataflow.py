@@ -146,8 +146,12 @@ class _Solver:
         self.flow_positional(yields, [arg for arg, _ in iterated])
         self.flow_positional(yields, op.results)
         if op.header_args:
-            induction, lower = op.header_args[0]
-            self.flow_all([lower, *op.operands], [induction])
+            # The induction variable comes from the bounds alone: `scf.for %i = %lb to %ub step
+            # %s iter_args(...)` prints them first. The iter_args' initial values after them
+            # would leak every loop-carried pointer's origin into %i, and into whatever is
+            # addressed with it.
+            induction, _ = op.header_args[0]
+            self.flow_all(op.operands[:3], [induction])
 
     def visit_while(self, op: Op) -> None:
         before, after = op.regions

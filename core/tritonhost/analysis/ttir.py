@@ -61,6 +61,8 @@ class Function:
     #: Each parameter's name location (``loc("x_ptr"(...))``), which Triton sets to the
     #: Python parameter it comes from, also for the parts an argument expands into.
     param_locations: list[str | None] = attrs.Factory(list)
+    #: Each parameter's type as printed (``!tt.ptr<f32>``, ``i32``, ``!tt.tensordesc<...>``).
+    param_types: list[str] = attrs.Factory(list)
 
 
 @attrs.define(eq=False)
@@ -220,6 +222,7 @@ class _Parser:
             body=Region(args=params),
             line=number,
             param_locations=_param_locations(raw, len(params)),
+            param_types=_param_types(raw, len(params)),
         )
         self.functions[name] = function
         if line.endswith("{"):
@@ -286,6 +289,22 @@ def _param_locations(raw: str, count: int) -> list[str | None]:
         locations.append(match.group(1) if match else None)
     locations.extend([None] * (count - len(locations)))
     return locations
+
+
+def _param_types(raw: str, count: int) -> list[str]:
+    """The type of each parameter in a raw ``tt.func`` line, as printed (its location cut off)."""
+    header = raw[raw.index("(") :] if "(" in raw else ""
+    matches = list(re.finditer(r"%[\w$.\-]+\s*:", header))[:count]
+    types = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(header)
+        text = header[match.end() : end]
+        cut = text.find(" loc(")
+        if cut >= 0:
+            text = text[:cut]
+        types.append(text.strip().rstrip(",)").strip())
+    types.extend([""] * (count - len(types)))
+    return types
 
 
 def parse(text: str) -> Module:

@@ -42,6 +42,27 @@ def is_tracing() -> bool:
     return bool(_dispatch_stack_depth()) or _functorch_interpreter() is not None
 
 
+def refuse_tensor_tuples(kernel: str, params: dict[str, Any]) -> None:
+    """Raise for a tuple argument holding tensors: a traced launch cannot pass it yet.
+
+    A graph node's arguments are flat; a tuple would go into the side table with its
+    tensors, outside the graph, and the launch's writes to them would be lost.
+    """
+    for name, value in params.items():
+        if isinstance(value, TracedTMADescriptor) or not isinstance(value, tuple):
+            continue
+        if any(isinstance(item, (torch.Tensor, TensorDescriptor)) for item in _leaves(value)):
+            raise UnsupportedFeatureError(
+                f"kernel {kernel}: argument {name!r} is a tuple holding tensors, which a traced launch "
+                "(make_fx, torch.export, torch.compile) cannot pass yet; pass its tensors as separate "
+                "parameters, or launch outside the traced region"
+            )
+
+
+def _leaves(value: tuple[Any, ...]) -> list[Any]:
+    return [leaf for item in value for leaf in (_leaves(item) if isinstance(item, tuple) else [item])]
+
+
 def descriptor_parts(kernel: str, name: str, value: Any) -> tuple[torch.Tensor, str, tuple[int, ...]] | None:
     """``(tensor, api, block_shape)`` of a TMA descriptor argument, or None for any other argument."""
     if isinstance(value, TracedTMADescriptor):
@@ -67,6 +88,7 @@ def trace_launch(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs
     """Record the launch as a ``tritonhost_kernel_mutation`` call (which runs it, if the tracer runs ops)."""
     params, options = wrapped.bind(args, kwargs)
     decorated = wrapped.decorated
+    refuse_tensor_tuples(decorated.name, params)
     tma = {}
     for name, value in params.items():
         parts = descriptor_parts(decorated.name, name, value)

@@ -27,7 +27,12 @@ from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
 from tritonhost.kernel.grid import grids_per_config
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.capture import GRAPH_VALUE_TYPES, TracedTMADescriptor, trace_launch
+from tritonhost.tracing.capture import (
+    GRAPH_VALUE_TYPES,
+    TracedTMADescriptor,
+    refuse_tensor_tuples,
+    trace_launch,
+)
 from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_table, wrapped_attribute
 
 
@@ -69,6 +74,7 @@ def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwa
     decorated = wrapped.decorated
     params = dict(zip(decorated.arg_names, args))
     params.update(kwargs)
+    refuse_tensor_tuples(decorated.name, params)
     graph_args: dict[str, Any] = {}
     constants = []
     descriptors = []
