@@ -18,7 +18,7 @@ from __future__ import annotations
 from triton.backends.compiler import GPUTarget
 
 from tritonhost.compat.descriptors import experimental_descriptor, stable_descriptor
-from tritonhost.compat.frontend import make_ttir, parse_target
+from tritonhost.compat.frontend import language_lock, make_ttir, parse_target
 from tritonhost.contract import (
     BackendInfo,
     Grid3,
@@ -52,6 +52,7 @@ __all__ = [
     "check_devices",
     "experimental_descriptor",
     "hookimpl",
+    "language_lock",
     "make_ttir",
     "parse_target",
     "stable_descriptor",

@@ -29,7 +29,11 @@ os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 from triton._C.libtriton import ir
 
 _MAKE_IR_TAKES_TARGET = "target" in inspect.signature(ASTSource.make_ir).parameters
-_lock = threading.Lock()
+#: Held while Triton's front end generates TTIR, and by any backend while it patches
+#: ``triton.language`` process-wide (Triton's interpreter does, for a launch): code
+#: generation must never see those patches, or TTIR of a healthy kernel comes out broken.
+#: Reentrant, so a backend holding it may call code that generates TTIR.
+language_lock = threading.RLock()
 _backends: dict[tuple[str, object, int], Any] = {}
 
 
@@ -91,7 +95,7 @@ def make_ttir(kernel: Any, specialization: Specialization, target: GPUTarget) ->
     # Generations are serialized (Triton's code generator keeps module-level state), so
     # one MLIR context per target backend is reused: loading the dialects into a new
     # one costs about half a millisecond.
-    with _lock:
+    with language_lock:
         options, context, codegen, module_map = _prepared(target, backend)
         if _MAKE_IR_TAKES_TARGET:
             module = source.make_ir(target, options, codegen, module_map, context)

@@ -11,14 +11,14 @@ libdevice functions run on NumPy (:mod:`tritonhost_interpreter.libdevice`), and
 tensors' ``__index__`` is mended for Triton 3.6's interpreter under NumPy 2.
 
 Triton's interpreter patches ``triton.language`` process-wide while it runs, so
-launches are serialized by one lock.
+launches are serialized by one lock, the one TTIR generation holds too
+(``plugin_api.language_lock``): an analysis in another thread waits for the launch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,10 +31,11 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
-from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, tensors_of
+from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, language_lock, tensors_of
 from tritonhost_interpreter.libdevice import Replacements
 
-_lock = threading.RLock()
+# One lock with TTIR generation: the analysis must not see this launch's patches.
+_lock = language_lock
 _device_functions: IdentityCache[InterpretedFunction] = IdentityCache()
 
 
