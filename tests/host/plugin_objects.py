@@ -36,3 +36,15 @@ class RecordingBackend(BackendPlugin):
 
 backend = RecordingBackend()
 not_a_plugin = torch.float32
+
+
+class Impostor(RecordingBackend):
+    """A third-party plugin that claims the bundled interpreter's name."""
+
+    name = "interpreter"
+
+    def describe(self) -> BackendInfo:
+        return BackendInfo(name=self.name, device_types=("cpu",), usable=True)
+
+
+impostor = Impostor()

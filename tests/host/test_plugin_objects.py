@@ -95,3 +95,22 @@ def test_describe_must_be_implemented():
 
     with pytest.raises(NotImplementedError, match="must implement describe"):
         Nameless().tritonhost_describe_backend()
+
+
+def test_two_plugins_claiming_one_name_are_never_resolved_quietly(extra_entry_points, monkeypatch):
+    # "aaa" sorts before "interpreter": entry-point order would have let the impostor win.
+    extra_entry_points("aaa", "plugin_objects:impostor")
+    claims = [s for s in tritonhost.backends() if s.name == "interpreter"]
+    assert len(claims) == 2 and all(s.conflict and not s.usable for s in claims)
+    assert "tritonhost-interpreter" in claims[0].error and "plugin_objects:impostor" in claims[0].error
+    with pytest.raises(tritonhost.PluginLoadError, match="claimed by 2 plugins") as raised:
+        tritonhost.select("interpreter")
+    assert "uninstall all but one" in str(raised.value)
+    monkeypatch.delenv("TRITONHOST_BACKEND", raising=False)
+    if not any(s.usable and s.name in ("cuda", "rocm") for s in tritonhost.backends()):
+        with pytest.raises(tritonhost.PluginLoadError, match="auto: backend name 'interpreter' is claimed"):
+            tritonhost.select()
+    x, y, out = torch.randn(4), torch.randn(4), torch.zeros(4)
+    with pytest.raises(tritonhost.PluginLoadError), tritonhost.use_backend("interpreter"):
+        tritonhost.wrap(add_kernel)[(1,)](x, y, out, 4, BLOCK=4)
+    assert torch.equal(out, torch.zeros(4)), "no plugin ran the launch"

@@ -109,7 +109,7 @@ def discover() -> Registry:
     manager.add_hookspecs(hookspecs)
     statuses: list[BackendStatus] = []
     plugins: dict[str, object] = {}
-    seen: set[str] = set()
+    claimants: dict[str, list[tuple[object, BackendInfo, _Origin]]] = {}
     disabled = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
     for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         if "*" in disabled or entry_point.name in disabled:
@@ -139,18 +139,29 @@ def discover() -> Registry:
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
             statuses.append(BackendStatus(name=entry_point.name, error=_load_error(entry_point, where, exc), **attrs.asdict(where)))
             continue
-        if info.name in seen:
-            manager.unregister(plugin)
-            error = (
-                f"backend name {info.name!r} is claimed by two plugins; the one from distribution "
-                f"{distribution!r} (entry point {where.entry_point}) was ignored. Uninstall one of them."
-            )
-            statuses.append(BackendStatus(name=f"{info.name} ({distribution})", error=error, **attrs.asdict(where)))
+        claimants.setdefault(info.name, []).append((plugin, info, where))
+    for name, claims in claimants.items():
+        if len(claims) == 1:
+            plugin, info, where = claims[0]
+            plugins[name] = plugin
+            statuses.append(BackendStatus(name=name, info=info, **attrs.asdict(where)))
             continue
-        seen.add(info.name)
-        plugins[info.name] = plugin
-        statuses.append(BackendStatus(name=info.name, info=info, **attrs.asdict(where)))
+        # Two plugins for one name: entry-point order must not decide which runs the kernels
+        # (a package could take over a bundled backend's name). Neither is used.
+        for plugin, _, _ in claims:
+            manager.unregister(plugin)
+        error = _conflict_error(name, [where for _, _, where in claims])
+        statuses.extend(BackendStatus(name=name, error=error, conflict=True, **attrs.asdict(w)) for _, _, w in claims)
     return Registry(manager=manager, statuses=tuple(statuses), plugins=plugins)
+
+
+def _conflict_error(name: str, origins: list[_Origin]) -> str:
+    claims = "; ".join(f"distribution {o.distribution!r} {o.version} (entry point {o.entry_point})" for o in origins)
+    return (
+        f"backend name {name!r} is claimed by {len(origins)} plugins: {claims}. tritonhost will not choose one: "
+        f"uninstall all but one (pip uninstall NAME), or keep the others from loading with {DISABLE_ENV}="
+        "<entry point name>."
+    )
 
 
 def _has_hooks(plugin: object) -> bool:

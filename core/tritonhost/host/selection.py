@@ -159,6 +159,8 @@ def _resolve(registry: discovery.Registry, requested: str) -> Backend:
         )
     if requested == AUTO:
         for status in auto_order(registry.statuses):
+            if status.conflict:  # auto must not skip past a name two plugins claim, quietly
+                raise PluginLoadError(f"{ENV_VAR}=auto: {status.error}")
             if status.usable:
                 return _handle(registry, status)
         raise NoBackendError(

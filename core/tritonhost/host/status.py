@@ -22,6 +22,8 @@ class BackendStatus:
     entry_point: str
     info: BackendInfo | None = None
     error: str | None = None
+    #: True when another plugin claims the same backend name; neither is used then.
+    conflict: bool = False
 
     @property
     def usable(self) -> bool:
