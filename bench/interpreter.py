@@ -1,10 +1,12 @@
 """Seconds per launch on the CPU: tritonhost's interpreter backend beside Triton's own interpreter.
 
-Runs every kernel of the library corpus (tests/library) both ways in one command:
-through ``tritonhost.wrap(kernel)[grid](...)`` on the interpreter backend, and as
-Triton itself runs it under ``TRITON_INTERPRET=1`` (set before the kernels are
-decorated), each side in its own process, alternately. Prints seconds per launch,
-the ratio, and, for kernels Triton's interpreter cannot run, its error.
+Runs every kernel of the library corpus (tests/library) three ways in one command:
+through ``tritonhost.wrap(kernel)[grid](...)`` on the interpreter backend, with
+its bounds checks (the default) and without (``TRITONHOST_INTERPRETER_BOUNDS_CHECK=0``),
+and as Triton itself runs it under ``TRITON_INTERPRET=1`` (set before the kernels
+are decorated), each side in its own process, alternately. Prints seconds per
+launch, the ratio to Triton's interpreter, the cost of the bounds checks, and, for
+kernels Triton's interpreter cannot run, its error.
 
     python bench/interpreter.py [--repeats 5] [--rounds 2]
 """
@@ -70,8 +72,9 @@ def _child(mode: str, repeats: int) -> None:
 
 def _run_child(mode: str, repeats: int) -> dict[str, dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITONHOST_INTERPRETER_BOUNDS_CHECK"] = "0" if mode == "unchecked" else "1"
     child = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--repeats", str(repeats)],
+        [sys.executable, __file__, "--child", "tritonhost" if mode == "unchecked" else mode, "--repeats", str(repeats)],
         capture_output=True, text=True, env=env, check=True,
     )
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -100,25 +103,32 @@ def main() -> None:
 
     # Each side runs in a fresh process, alternately, so that drift in the machine's
     # speed hits both alike; the best round of each counts.
-    triton_runs, our_runs = [], []
+    triton_runs, our_runs, unchecked_runs = [], [], []
     for _ in range(args.rounds):
         triton_runs.append(_run_child("triton", args.repeats))
         our_runs.append(_run_child("tritonhost", args.repeats))
-    triton_results, ours = _best(triton_runs), _best(our_runs)
+        unchecked_runs.append(_run_child("unchecked", args.repeats))
+    triton_results, ours, unchecked = _best(triton_runs), _best(our_runs), _best(unchecked_runs)
     import triton
 
     print(f"triton {triton.__version__}, CPU; seconds per launch (median of {args.repeats})")
-    print(f"{'kernel':34} {'tritonhost':>10} {'TRITON_INTERPRET=1':>19} {'ratio':>6}")
-    ratios = []
+    print(f"{'kernel':34} {'tritonhost':>10} {'unchecked':>10} {'checks':>7} {'TRITON_INTERPRET=1':>19} {'ratio':>6}")
+    ratios, check_costs = [], []
     for name, mine in ours.items():
-        theirs = triton_results[name]
+        theirs, bare = triton_results[name], unchecked[name]
         mine_text = f"{mine['seconds']:.4f}" if "seconds" in mine else "FAILED"
+        bare_text, cost_text = "FAILED", ""
+        if "seconds" in bare:
+            bare_text = f"{bare['seconds']:.4f}"
+            if "seconds" in mine:
+                check_costs.append(mine["seconds"] / bare["seconds"])
+                cost_text = f"{check_costs[-1]:.2f}x"
         if "seconds" in theirs and "seconds" in mine:
             ratio = mine["seconds"] / theirs["seconds"]
             ratios.append(ratio)
-            print(f"{name:34} {mine_text:>10} {theirs['seconds']:19.4f} {ratio:5.2f}x")
+            print(f"{name:34} {mine_text:>10} {bare_text:>10} {cost_text:>7} {theirs['seconds']:19.4f} {ratio:5.2f}x")
         else:
-            print(f"{name:34} {mine_text:>10} {'fails':>19}        {theirs.get('error', '')}")
+            print(f"{name:34} {mine_text:>10} {bare_text:>10} {cost_text:>7} {'fails':>19}        {theirs.get('error', '')}")
         if "error" in mine:
             print(f"    tritonhost error: {mine['error']}")
     ran = sum("seconds" in r for r in triton_results.values())
@@ -126,6 +136,9 @@ def main() -> None:
           f"{sum('seconds' in r for r in ours.values())}.")
     if ratios:
         print(f"median ratio tritonhost / Triton's interpreter on the kernels both run: {statistics.median(ratios):.2f}x")
+    if check_costs:
+        print(f"bounds checks: median {statistics.median(check_costs):.2f}x, at most {max(check_costs):.2f}x the "
+              "unchecked time per launch")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,7 @@ class AliasingError(TritonhostError, RuntimeError):
 
 class AnalysisError(TritonhostError):
     """The kernel analysis could not run at all (no backend generates TTIR for the target)."""
+
+
+class OutOfBoundsError(TritonhostError, IndexError):
+    """A kernel accessed memory outside every tensor it was given (found by a checking backend)."""

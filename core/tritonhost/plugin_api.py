@@ -27,7 +27,7 @@ from tritonhost.contract import (
     Specialization,
     TMADescriptorSpec,
 )
-from tritonhost.errors import DeviceMismatchError, TritonhostError, UnsupportedFeatureError
+from tritonhost.errors import DeviceMismatchError, OutOfBoundsError, TritonhostError, UnsupportedFeatureError
 from tritonhost.kernel.devices import check_devices, tensors_of
 from tritonhost.kernel.identity import IdentityCache
 from tritonhost.kernel.launcher import TritonRuntimeLauncher
@@ -42,6 +42,7 @@ __all__ = [
     "Grid3",
     "IdentityCache",
     "Launcher",
+    "OutOfBoundsError",
     "PreparedLaunch",
     "Specialization",
     "TMADescriptorSpec",

@@ -32,6 +32,7 @@ from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
 from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, language_lock, tensors_of
+from tritonhost_interpreter import bounds
 from tritonhost_interpreter.libdevice import Replacements
 
 # One lock with TTIR generation: the analysis must not see this launch's patches.
@@ -89,6 +90,13 @@ class _Patches:
         setattr(owner, name, value)
         self._undo.append(lambda: setattr(owner, name, old))
 
+    def set_instance_attr(self, owner: Any, name: str, value: Any) -> None:
+        """Shadow a method on one object; undone by removing the shadow again."""
+        had = name in vars(owner)
+        old = vars(owner).get(name)
+        setattr(owner, name, value)
+        self._undo.append(lambda: setattr(owner, name, old) if had else delattr(owner, name))
+
     def set_item(self, mapping: dict[str, Any], key: str, value: Any) -> None:
         old = mapping[key]
         mapping[key] = value
@@ -138,9 +146,13 @@ _original_convert = triton_interpreter._implicit_cvt
 
 
 @contextlib.contextmanager
-def interpreting(fn: Callable[..., Any]) -> Iterator[None]:
-    """Interpreter mode for one launch of ``fn``: knobs set, helpers and libdevice routed, others waiting."""
-    global _active
+def interpreting(fn: Callable[..., Any], kernel: str | None = None) -> Iterator[None]:
+    """Interpreter mode for one launch of ``fn``: knobs set, helpers and libdevice routed, others waiting.
+
+    With ``kernel`` (its name) given, every memory access of the launch is bounds-checked
+    unless the environment turns checks off (:mod:`tritonhost_interpreter.bounds`).
+    """
+    global _active, _bounds_kernel
     with _lock, knobs.runtime.scope():
         knobs.runtime.interpret = True
         patches = _Patches()
@@ -152,10 +164,72 @@ def interpreting(fn: Callable[..., Any]) -> Iterator[None]:
             for module, originals, stand_ins in _libdevice().modules:
                 patches.update(vars(module), stand_ins, originals)
             patches.patch_globals(fn.__globals__)
+            if kernel is not None and bounds.enabled():
+                _bounds_kernel = kernel
+                _check_accesses(patches, triton_interpreter.interpreter_builder)
             yield
         finally:
             patches.restore()
             _active = None
+            _bounds_kernel = None
+            _checker.clear()
+
+
+# --- bounds checks ------------------------------------------------------------------------------
+# The launch's checker is made from the host arguments the interpreter hands the kernel (a
+# pre-run hook: CUDA tensors are copies on the host by then), and consulted by the builder's
+# memory operations, shadowed for the launch.
+
+_bounds_kernel: str | None = None
+_checker: list[bounds.BoundsChecker] = []
+
+
+def add_bounds_hook(fn: InterpretedFunction) -> None:
+    """Have launches of ``fn`` record their host arguments for the bounds checks (once per function)."""
+    if _record_host_arguments not in fn.pre_run_hooks:
+        fn.add_pre_run_hook(_record_host_arguments)
+
+
+def _record_host_arguments(*args: Any, **kwargs: Any) -> None:
+    if _bounds_kernel is None:
+        return
+    params = {f"#{index}": value for index, value in enumerate(args)} | kwargs
+    _checker[:] = [bounds.BoundsChecker(_bounds_kernel, tensors_of(params))]
+
+
+def _item_size(pointers: TensorHandle) -> int:
+    return max(1, int(pointers.get_element_ty().primitive_bitwidth) // 8)
+
+
+def _check(access: str, pointers: TensorHandle, mask: TensorHandle | None, builder: Any) -> None:
+    if _checker:
+        _checker[0].check(access, pointers.data, None if mask is None else mask.data, _item_size(pointers), builder.grid_idx)
+
+
+def _check_accesses(patches: _Patches, builder: Any) -> None:
+    load, store = builder.create_masked_load, builder.create_masked_store
+    rmw, cas = builder.create_atomic_rmw, builder.create_atomic_cas
+
+    def checked_load(ptrs: TensorHandle, mask: TensorHandle, *rest: Any, **options: Any) -> Any:
+        _check("load", ptrs, mask, builder)
+        return load(ptrs, mask, *rest, **options)
+
+    def checked_store(ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any, **options: Any) -> Any:
+        _check("store", ptrs, mask, builder)
+        return store(ptrs, value, mask, *rest, **options)
+
+    def checked_rmw(op: Any, ptr: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any, **options: Any) -> Any:
+        _check("atomic", ptr, mask, builder)
+        return rmw(op, ptr, value, mask, *rest, **options)
+
+    def checked_cas(ptr: TensorHandle, *rest: Any, **options: Any) -> Any:
+        _check("atomic compare-and-swap", ptr, None, builder)
+        return cas(ptr, *rest, **options)
+
+    patches.set_instance_attr(builder, "create_masked_load", checked_load)
+    patches.set_instance_attr(builder, "create_masked_store", checked_store)
+    patches.set_instance_attr(builder, "create_atomic_rmw", checked_rmw)
+    patches.set_instance_attr(builder, "create_atomic_cas", checked_cas)
 
 
 def check_tensors(params: dict[str, Any], backend: str) -> None:

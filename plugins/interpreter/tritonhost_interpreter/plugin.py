@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from triton.runtime.errors import InterpreterError
 
 from tritonhost.plugin_api import (
     BackendInfo,
     BackendPlugin,
     GPUTarget,
     Grid3,
+    OutOfBoundsError,
     Specialization,
     TMADescriptorSpec,
     UnsupportedFeatureError,
@@ -27,7 +29,7 @@ from tritonhost.plugin_api import (
     parse_target,
     stable_descriptor,
 )
-from tritonhost_interpreter.executor import check_tensors, interpreted, interpreting
+from tritonhost_interpreter.executor import add_bounds_hook, check_tensors, interpreted, interpreting
 
 NAME = "interpreter"
 #: Set to 1 to have the autotuner time configs on the CPU instead of taking the first.
@@ -39,18 +41,26 @@ DEFAULT_ANALYSIS_TARGET = "cuda:90"
 
 
 class InterpreterLauncher:
-    """Launches one kernel through Triton's interpreter."""
+    """Launches one kernel through Triton's interpreter, its memory accesses bounds-checked."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "name")
 
     def __init__(self, kernel: Any) -> None:
         self.fn = interpreted(kernel)
+        self.name = self.fn.fn.__name__
+        add_bounds_hook(self.fn)
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
-        with interpreting(self.fn.fn):
-            self.fn.run(grid=grid, warmup=False, **params)
+        with interpreting(self.fn.fn, self.name):
+            try:
+                self.fn.run(grid=grid, warmup=False, **params)
+            except InterpreterError as error:
+                # Triton wraps the kernel's exceptions in its own; ours says more.
+                if isinstance(error.__cause__, OutOfBoundsError):
+                    raise error.__cause__.with_traceback(None) from None
+                raise
 
 
 class InterpreterBackend(BackendPlugin):
