@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import pytest
 
 import tritonhost
+from tritonhost.host import discovery
 
 
 def _cuda_usable() -> bool:
@@ -25,3 +28,25 @@ def interpreter():
     """Run the test's launches on the interpreter backend, whatever TRITONHOST_BACKEND says."""
     with tritonhost.use_backend("interpreter") as backend:
         yield backend
+
+
+@pytest.fixture
+def extra_entry_points(monkeypatch):
+    """Discovery sees the installed entry points and the ones a test adds."""
+    installed = list(metadata.entry_points(group=discovery.ENTRY_POINT_GROUP))
+    added: list[metadata.EntryPoint] = []
+
+    def entry_points(group: str) -> list[metadata.EntryPoint]:
+        assert group == discovery.ENTRY_POINT_GROUP
+        return installed + added
+
+    monkeypatch.setattr(discovery.metadata, "entry_points", entry_points)
+    discovery.reset()
+
+    def add(name: str, value: str) -> None:
+        added.append(metadata.EntryPoint(name=name, value=value, group=discovery.ENTRY_POINT_GROUP))
+        discovery.reset()
+
+    yield add
+    monkeypatch.undo()
+    discovery.reset()

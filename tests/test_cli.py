@@ -58,9 +58,17 @@ def test_analyze_prints_written_and_read():
         "--arg", "x_ptr=f32[8]", "--arg", "flag=3", "--const", "BLOCK=8",
     )
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[3:] if line.strip()}
-    assert rows["a_ptr"] == ["tensor", "yes"] and rows["b_ptr"] == ["tensor", "yes"]
-    assert rows["x_ptr"] == ["tensor", "yes"] and rows["flag"] == ["scalar"]
+    lines = result.stdout.splitlines()
+    header = lines[1]
+    written_at, read_at = header.index("WRITTEN"), header.index("READ")
+
+    def columns(line):  # (argument kind, WRITTEN cell, READ cell), read by column position
+        return line.split()[1], line[written_at:read_at].strip(), line[read_at:].strip()
+
+    rows = {line.split()[0]: columns(line) for line in lines[3:] if line.strip() and not line.startswith("exact")}
+    # runtime_flag stores to a or b as a runtime flag says, and reads x.
+    assert rows["a_ptr"] == ("tensor", "yes", "") and rows["b_ptr"] == ("tensor", "yes", "")
+    assert rows["x_ptr"] == ("tensor", "", "yes") and rows["flag"] == ("scalar", "", "")
     assert "kernel runtime_flag, target cuda:90" in result.stdout and "exact: yes" in result.stdout
 
 

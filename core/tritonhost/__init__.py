@@ -22,6 +22,7 @@ from tritonhost.contract import BackendInfo, Launcher, TMADescriptorSpec
 from tritonhost.errors import (
     AliasingError,
     AnalysisError,
+    AutotuneError,
     BackendError,
     BackendHookMissingError,
     BackendUnusableError,
@@ -71,6 +72,7 @@ __all__ = [
     "AliasingError",
     "Analysis",
     "AnalysisError",
+    "AutotuneError",
     "Backend",
     "BackendError",
     "BackendHookMissingError",

@@ -65,3 +65,7 @@ class AnalysisError(TritonhostError):
 
 class OutOfBoundsError(TritonhostError, IndexError):
     """A kernel accessed memory outside every tensor it was given (found by a checking backend)."""
+
+
+class AutotuneError(TritonhostError, RuntimeError):
+    """No config of an autotuned kernel can run: each failed, for the reason the message lists."""

@@ -31,6 +31,7 @@ def cuda():
 def test_cuda_is_usable_and_auto_prefers_it(cuda, monkeypatch):
     monkeypatch.delenv("TRITONHOST_BACKEND", raising=False)
     assert cuda.info.usable and cuda.device == "cuda"
+    assert tritonhost.select("auto").name == "cuda"  # ahead of rocm, third parties and the interpreter
 
 
 def test_plain_and_helper_kernels(cuda):
@@ -53,11 +54,15 @@ def test_in_place_and_2d(cuda):
     torch.testing.assert_close(out, a + b)
 
 
-def test_autotuned_kernels_time_every_config(cuda):
+def test_autotuned_kernels_time_every_config(cuda, monkeypatch):
+    timed = []
+    benchmark = cuda.benchmark
+    monkeypatch.setattr(cuda, "benchmark", lambda fn: timed.append(fn) or benchmark(fn))
     x = torch.randn(5000, device="cuda")
     out = torch.empty_like(x)
     wrapped = tritonhost.wrap(autotuned_scale_kernel)
     wrapped[lambda m: (triton.cdiv(5000, m["BLOCK"]),)](x, out, 3.0, 5000)
+    assert len(timed) == len(autotuned_scale_kernel.configs)
     torch.testing.assert_close(out, 3 * x)
     chosen = wrapped.runner().choosers[0].cache[(5000, "torch.float32", "torch.float32")]
     assert chosen in autotuned_scale_kernel.configs

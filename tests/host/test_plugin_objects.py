@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import pytest
 import torch
 
@@ -12,27 +10,6 @@ from kernels import add_kernel
 from plugin_objects import LAUNCHES
 from tritonhost.host import discovery
 from tritonhost.plugin_api import BackendPlugin
-
-GROUP = discovery.ENTRY_POINT_GROUP
-
-
-@pytest.fixture
-def extra_entry_points(monkeypatch, fresh_discovery):
-    """Discovery sees the installed entry points and the ones a test adds."""
-    installed = list(metadata.entry_points(group=GROUP))
-    added: list[metadata.EntryPoint] = []
-
-    def entry_points(group: str) -> list[metadata.EntryPoint]:
-        assert group == GROUP
-        return installed + added
-
-    monkeypatch.setattr(discovery.metadata, "entry_points", entry_points)
-
-    def add(name: str, value: str) -> None:
-        added.append(metadata.EntryPoint(name=name, value=value, group=GROUP))
-        discovery.reset()
-
-    return add
 
 
 def _status(name):
@@ -58,7 +35,7 @@ def test_a_plugin_object_answers_only_for_its_own_name(extra_entry_points):
     assert type(recording).__name__ == "RecordingLauncher"
     assert type(interpreter).__name__ == "InterpreterLauncher"
     # Hooks the object leaves alone answer None, which the host reports as missing.
-    assert hook.tritonhost_benchmark(backend="recording", fn=lambda: None) is None
+    assert hook.tritonhost_analysis_target(backend="recording") is None
     with pytest.raises(tritonhost.BackendHookMissingError, match="tritonhost_make_tma_descriptor"):
         tritonhost.select("recording").make_tma_descriptor(torch.zeros(4, 4), tritonhost.TMADescriptorSpec("stable", (2, 2)))
 

@@ -94,8 +94,70 @@ def test_restore_value_and_pruning(timing_interpreter):
     assert chosen.kwargs["BLOCK"] in (16, 32)
 
 
-def test_tuning_cache_is_per_backend(interpreter):
+def test_tuning_cache_is_per_backend(extra_entry_points):
+    from plugin_objects import TIMED
+
+    extra_entry_points("recording", "plugin_objects:backend")
     wrapped = tritonhost.wrap(autotuned_scale_kernel)
-    runner = wrapped.runner()
-    assert runner.backend is interpreter
-    assert wrapped.runner(interpreter) is runner
+    x = torch.randn(33)
+    key = (33, "torch.float32", "torch.float32")
+    with tritonhost.use_backend("interpreter") as interpreter:
+        out = torch.empty_like(x)
+        wrapped[_grid](x, out, 2.0, 33)
+        torch.testing.assert_close(out, 2 * x)
+    timed_before = len(TIMED)
+    with tritonhost.use_backend("recording") as recording:
+        wrapped[_grid](x, out, 2.0, 33)
+    assert torch.equal(out, torch.full((33,), 7.0)), "the recording backend ran the real launch"
+    ours, theirs = wrapped.runner(interpreter).choosers[0], wrapped.runner(recording).choosers[0]
+    assert ours is not theirs and key in ours.cache and key in theirs.cache
+    # The interpreter took its first config untimed; the recording backend timed all three.
+    assert len(TIMED) - timed_before == len(autotuned_scale_kernel.configs)
+
+
+def test_perf_model_and_top_k_prune_before_timing(timing_interpreter):
+    estimates = []
+
+    def model(**meta):
+        estimates.append(meta["BLOCK"])
+        return {16: 3.0, 32: 1.0, 64: 2.0}[meta["BLOCK"]]
+
+    @triton.autotune(
+        configs=[triton.Config({"BLOCK": b}) for b in (16, 32, 64)],
+        key=["n"],
+        prune_configs_by={"perf_model": model, "top_k": 2},
+    )
+    @triton.jit
+    def triple(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offsets < n
+        tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) * 3, mask=mask)
+
+    x = torch.randn(50)
+    out = torch.empty_like(x)
+    wrapped = tritonhost.wrap(triple)
+    wrapped[lambda m: (triton.cdiv(50, m["BLOCK"]),)](x, out, 50)
+    torch.testing.assert_close(out, 3 * x)
+    assert sorted(estimates) == [16, 32, 64]
+    assert len(timing_interpreter) == 2  # the two best estimates, 32 and 64, not 16
+    (chosen,) = wrapped.runner().choosers[0].cache.values()
+    assert chosen.kwargs["BLOCK"] in (32, 64)
+
+
+def test_post_hook_hears_of_a_failing_timing_run(timing_interpreter):
+    heard = []
+
+    @triton.autotune(
+        configs=[triton.Config({"BLOCK": 16}), triton.Config({"BLOCK": 64})],
+        key=["n"],
+        post_hook=lambda args, exception: heard.append(type(exception).__name__ if exception else None),
+    )
+    @triton.jit
+    def unmasked(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(out_ptr + offsets, tl.load(x_ptr + offsets))
+
+    x = torch.randn(48)
+    with pytest.raises(tritonhost.OutOfBoundsError, match="kernel unmasked"):
+        tritonhost.wrap(unmasked)[lambda m: (triton.cdiv(48, m["BLOCK"]),)](x, torch.empty_like(x), 48)
+    assert heard[-1] == "OutOfBoundsError"  # BLOCK=64 reads past 48 elements

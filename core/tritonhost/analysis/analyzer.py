@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 from triton.backends.compiler import GPUTarget
+from triton.compiler.errors import CompilationError
 
 from tritonhost.analysis.dataflow import analyze_module
 from tritonhost.analysis.global_values import globals_key
@@ -198,6 +199,30 @@ def _backend_hooks() -> _BackendHooks:
             _hooks_by_selection.clear()
         hooks = _hooks_by_selection[key] = _BackendHooks(registry, selected)
     return hooks
+
+
+def front_end_error(decorated: DecoratedKernel, params: Mapping[str, Any]) -> str | None:
+    """Why Triton's front end refuses ``decorated`` with ``params`` (a failing ``tl.static_assert``...), or None.
+
+    For the autotuner on backends that compile nothing (the interpreter): a config
+    the front end refuses would fail on a GPU before running, and is skipped as
+    there. Anything else that keeps the TTIR from being made (no backend makes TTIR
+    for the target, a parameter left unset) is no verdict on the config: None.
+    """
+    if any(name not in params for name in decorated.arg_names):
+        return None
+    try:
+        hooks = _backend_hooks()
+        target = hooks.target()
+        hooks.generate(decorated, hooks.specialize(decorated, dict(params)), target)
+    except CompilationError as exc:
+        # Triton's message: "at LINE:COL:", the source, a caret, then what failed.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        where = f" ({lines[0].rstrip(':')} of {decorated.name})" if lines and lines[0].startswith("at ") else ""
+        return f"{type(exc).__name__}{where}: {lines[-1] if lines else ''}"
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    return None
 
 
 def clear_cache() -> None:

@@ -9,11 +9,12 @@ backend; a launch costs a dictionary lookup to find it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
+from tritonhost.analysis import front_end_error
 from tritonhost.contract import Launcher
 from tritonhost.errors import KernelArgumentError
 from tritonhost.host import discovery
@@ -40,7 +41,7 @@ class KernelRunner:
         self.launcher: Launcher = backend.make_launcher(decorated.jit)
         self.binder = Binder(decorated, discovery.registry().launch_options())
         self.choosers = {
-            i: ConfigChooser(layer, backend, decorated.name)
+            i: ConfigChooser(layer, backend, decorated.name, self._front_end_check(i))
             for i, layer in enumerate(decorated.layers)
             if isinstance(layer, AutotuneLayer)
         }
@@ -75,6 +76,21 @@ class KernelRunner:
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
         self._through_layers(index + 1, grid, tuned_params, tuned_options)
+
+    def _front_end_check(self, index: int) -> Callable[[Any, dict[str, Any], dict[str, Any]], str | None]:
+        """Why the front end refuses a config of layer ``index`` with a launch's arguments, or None."""
+
+        def check(config: Any, params: dict[str, Any], options: dict[str, Any]) -> str | None:
+            tuned, tuned_options = self.choosers[index].apply(config, params, options)
+            for layer in self.decorated.layers[index + 1 :]:
+                if isinstance(layer, HeuristicsLayer):
+                    tuned = {**tuned, **{name: h({**tuned, **tuned_options}) for name, h in layer.values.items()}}
+                else:  # an autotune layer inside this one: its first config stands for the others
+                    tuned = {**tuned, **layer.configs[0].kwargs}
+            tuned = {**self.decorated.defaults, **tuned}
+            return front_end_error(self.decorated, tuned)
+
+        return check
 
     def _complete(self, params: dict[str, Any]) -> None:
         if len(params) == len(self.decorated.arg_names):

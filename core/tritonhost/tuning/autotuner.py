@@ -17,7 +17,7 @@ import triton
 from triton.compiler.errors import CompileTimeAssertionFailure
 from triton.runtime.errors import OutOfResources
 
-from tritonhost.errors import KernelArgumentError
+from tritonhost.errors import AutotuneError, KernelArgumentError
 from tritonhost.host.selection import Backend
 from tritonhost.kernel.decorators import AutotuneLayer
 
@@ -32,6 +32,10 @@ except ImportError:  # pragma: no cover - older Triton
     _CONFIG_FAILURES = (OutOfResources, CompileTimeAssertionFailure)
 
 
+def _describe_config(config: triton.Config) -> str:
+    return ", ".join(f"{name}={value}" for name, value in config.all_kwargs().items() if value is not None)
+
+
 def _split(config: triton.Config) -> tuple[dict[str, Any], dict[str, Any]]:
     """A config's kernel parameters, and its launch options (num_warps...)."""
     options = {k: v for k, v in config.all_kwargs().items() if k not in config.kwargs}
@@ -41,8 +45,17 @@ def _split(config: triton.Config) -> tuple[dict[str, Any], dict[str, Any]]:
 class ConfigChooser:
     """The config cache of one autotuned kernel on one backend."""
 
-    def __init__(self, layer: AutotuneLayer, backend: Backend, kernel_name: str) -> None:
+    def __init__(
+        self,
+        layer: AutotuneLayer,
+        backend: Backend,
+        kernel_name: str,
+        front_end_error: Callable[[triton.Config, dict[str, Any], dict[str, Any]], str | None] | None = None,
+    ) -> None:
         self.layer = layer
+        #: Why the front end refuses a config for these arguments, or None: checked before
+        #: any config is chosen, so that a backend that compiles nothing skips it too.
+        self.front_end_error = front_end_error
         self.backend = backend
         self.kernel_name = kernel_name
         self.cache: dict[tuple[Any, ...], triton.Config] = {}
@@ -93,8 +106,19 @@ class ConfigChooser:
 
     def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
         tuner = self.layer.tuner
-        candidates = self._prune(params, options)
+        refused: dict[triton.Config, str] = {}
+        candidates = []
+        for config in self._prune(params, options):
+            reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
+            if reason is None:
+                candidates.append(config)
+            else:
+                refused[config] = reason
+        if not candidates:
+            raise self._none_runs(refused)
         if len(candidates) == 1 or not self.backend.info.times_kernels:
+            if refused:
+                log.info("autotuning %s: skipped %d configs the front end refuses", self.kernel_name, len(refused))
             return candidates[0]
         timings: dict[triton.Config, float] = {}
         for config in candidates:
@@ -115,12 +139,22 @@ class ConfigChooser:
                 timings[config] = self.backend.benchmark(once)
             except _CONFIG_FAILURES as exc:
                 log.info("autotuning %s: config %s failed: %s", self.kernel_name, config, exc)
-                timings[config] = float("inf")
+                refused[config] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        if not timings:
+            raise self._none_runs(refused)
         best = min(timings, key=timings.__getitem__)
         # Leave reset_to_zero tensors as the real launch expects them.
         tuner.pre_hook({**params, **options, **best.all_kwargs()}, reset_only=True)
         log.debug("autotuning %s on %s: %s", self.kernel_name, self.backend.name, timings)
         return best
+
+    def _none_runs(self, refused: dict[triton.Config, str]) -> AutotuneError:
+        lines = "\n".join(f"  {_describe_config(config)}: {reason}" for config, reason in refused.items())
+        return AutotuneError(
+            f"kernel {self.kernel_name}(): none of its {len(refused)} autotune configs can run on backend "
+            f"{self.backend.name!r}:\n{lines}\nChange the configs (or the static_asserts they fail), or add one "
+            "that fits these arguments."
+        )
 
     def _prune(self, params: dict[str, Any], options: dict[str, Any]) -> list[triton.Config]:
         tuner = self.layer.tuner
