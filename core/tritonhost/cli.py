@@ -21,9 +21,14 @@ from tritonhost import __version__
 from tritonhost.analysis import analyze_call
 from tritonhost.analysis.cli_args import parse_assignment
 from tritonhost.analysis.specialization import is_tensor_argument
+from tritonhost.compat.frontend import parse_target
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
 from tritonhost.kernel.decorators import read_decorators
+
+
+class UsageError(Exception):
+    """A command given something it cannot use: printed as one line, exit status 2."""
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -71,19 +76,27 @@ def cmd_backends(args: argparse.Namespace) -> int:
 def _load_kernel(spec: str) -> Any:
     path_text, sep, name = spec.rpartition(":")
     if not sep or not name:
-        raise SystemExit(f"tritonhost: error: expected path/to/file.py:kernel_name, got {spec!r}")
+        raise UsageError(f"expected path/to/file.py:kernel_name, got {spec!r}")
     path = Path(path_text)
     if not path.is_file():
-        raise SystemExit(f"tritonhost: error: no such file: {path}")
+        raise UsageError(f"no such file: {path}")
     module_name = f"_tritonhost_cli_{path.stem}"
     spec_ = importlib.util.spec_from_file_location(module_name, path)
     assert spec_ is not None and spec_.loader is not None
     module = importlib.util.module_from_spec(spec_)
     sys.modules[module_name] = module  # Triton reads the kernel's globals through its module
-    spec_.loader.exec_module(module)
+    try:
+        spec_.loader.exec_module(module)
+    except SystemExit as exc:
+        raise UsageError(
+            f"importing {path} called sys.exit({exc.code!r}); put the file's script code under "
+            "`if __name__ == '__main__':` so that its kernels can be imported"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's file is reported as such
+        raise UsageError(f"importing {path} raised {type(exc).__name__}: {exc}") from None
     kernel = getattr(module, name, None)
     if kernel is None:
-        raise SystemExit(f"tritonhost: error: {path} defines no {name!r}")
+        raise UsageError(f"{path} defines no {name!r}")
     return kernel
 
 
@@ -92,8 +105,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         kwargs = dict(parse_assignment(text) for text in [*args.arg, *args.const])
     except ValueError as exc:
-        raise SystemExit(f"tritonhost: error: {exc}") from None
-    result = analyze_call(kernel, (), kwargs, target=args.target)
+        raise UsageError(str(exc)) from None
+    try:
+        target = parse_target(args.target) if args.target is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--target: {exc}") from None
+    result = analyze_call(kernel, (), kwargs, target=target)
     decorated = read_decorators(kernel)
     rows = [["PARAMETER", "ARGUMENT", "WRITTEN", "READ"]]
     for name in decorated.arg_names:
@@ -144,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except TritonhostError as exc:
+    except (TritonhostError, UsageError) as exc:
         print(f"tritonhost: error: {exc}", file=sys.stderr)
         return 2
 

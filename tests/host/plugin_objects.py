@@ -55,3 +55,15 @@ class Impostor(RecordingBackend):
 
 
 impostor = Impostor()
+
+
+class MissingLibraryBackend(RecordingBackend):
+    """A backend whose launcher needs a shared library that is not installed."""
+
+    name = "missinglib"
+
+    def make_launcher(self, kernel: Any) -> RecordingLauncher:
+        raise OSError("libexample_driver.so: cannot open shared object file: No such file or directory")
+
+
+missing_library = MissingLibraryBackend()

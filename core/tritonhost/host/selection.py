@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritonhost.contract import BackendInfo, Launcher, TMADescriptorSpec
 from tritonhost.errors import (
+    BackendError,
     BackendHookMissingError,
     BackendUnusableError,
     NoBackendError,
@@ -58,7 +59,15 @@ class Backend:
         return f"<tritonhost backend {self.name!r} from {self.status.distribution} {self.status.version}>"
 
     def make_launcher(self, kernel: Any) -> Launcher:
-        launcher = self._hook.tritonhost_make_launcher(backend=self.name, kernel=kernel)
+        try:
+            launcher = self._hook.tritonhost_make_launcher(backend=self.name, kernel=kernel)
+        except Exception as exc:
+            name = getattr(getattr(kernel, "fn", kernel), "__name__", repr(kernel))
+            raise BackendError(
+                f"backend {self.name!r} ({self.status.distribution} {self.status.version}) failed to make a launcher "
+                f"for kernel {name}: {type(exc).__name__}: {exc}. The backend's install may be broken; select another "
+                f"with {ENV_VAR} to go on."
+            ) from exc
         return self._need(launcher, "tritonhost_make_launcher", "launch kernels")
 
     def benchmark(self, fn: Callable[[], object]) -> float:
@@ -113,7 +122,17 @@ def select(name: str | None = None) -> Backend:
     :class:`BackendUnusableError` for one that cannot run here, and
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
+    if name is not None and not isinstance(name, str):
+        raise UnknownBackendError(
+            f"a backend is named by a string, got {name!r} ({type(name).__name__}); use one of "
+            f"{', '.join(discovery.registry().names)} or 'auto'"
+        )
     asked = name or _override.get() or _read_env() or AUTO
+    if not asked.strip():
+        raise UnknownBackendError(
+            f"{ENV_VAR} is set but blank ({asked!r}): set it to one of {', '.join(discovery.registry().names)} "
+            "or 'auto', or unset it"
+        )
     registry = discovery.registry()
     key = (id(registry), asked)
     backend = _cache.get(key)

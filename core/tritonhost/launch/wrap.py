@@ -16,12 +16,13 @@ import torch
 
 from tritonhost.analysis import front_end_error
 from tritonhost.contract import Launcher
-from tritonhost.errors import KernelArgumentError
+from tritonhost.errors import KernelArgumentError, TritonhostError
 from tritonhost.host import discovery
 from tritonhost.host.selection import Backend, select
 from tritonhost.kernel import grid as grids
 from tritonhost.kernel.binding import Binder
 from tritonhost.kernel.decorators import AutotuneLayer, DecoratedKernel, HeuristicsLayer, read_decorators
+from tritonhost.launch.diagnosis import diagnose
 from tritonhost.tracing.capture import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table
 from tritonhost.tuning.autotuner import ConfigChooser
@@ -48,10 +49,20 @@ class KernelRunner:
 
     def launch(self, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         params, options = self.binder.bind(args, kwargs)
-        if self.decorated.layers:
-            self._through_layers(0, grid, params, options)
-        else:
-            self.launcher(grids.evaluate(grid, params), params, options)
+        try:
+            if self.decorated.layers:
+                self._through_layers(0, grid, params, options)
+            else:
+                self.launcher(grids.evaluate(grid, params), params, options)
+        except TritonhostError:
+            raise
+        except Exception as exc:
+            # The backend's own message may not say which argument is wrong (diagnosis.py);
+            # a try costs nothing on launches that work.
+            clearer = diagnose(self.decorated, params)
+            if clearer is None:
+                raise
+            raise clearer from exc
 
     def _through_layers(self, index: int, grid: Any, params: dict[str, Any], options: dict[str, Any]) -> None:
         layers = self.decorated.layers
@@ -63,7 +74,7 @@ class KernelRunner:
         if isinstance(layer, HeuristicsLayer):
             params = dict(params)
             for name, heuristic in layer.values.items():
-                params[name] = heuristic({**params, **options})
+                params[name] = _heuristic_value(self.decorated.name, name, heuristic, {**params, **options})
             self._through_layers(index + 1, grid, params, options)
             return
         chooser = self.choosers[index]
@@ -103,6 +114,20 @@ class KernelRunner:
                 f"kernel {self.decorated.name}() is missing {', '.join(map(repr, missing))}: no autotune config or "
                 "heuristic sets it and the launch did not pass it."
             )
+
+
+def _heuristic_value(kernel: str, name: str, heuristic: Any, args: dict[str, Any]) -> Any:
+    try:
+        return heuristic(args)
+    except KeyError as exc:
+        raise KernelArgumentError(
+            f"kernel {kernel}(): the @triton.heuristics value of {name!r} reads {exc.args[0]!r}, which the launch "
+            f"does not pass and no decorator sets (it has: {', '.join(args)})"
+        ) from exc
+    except Exception as exc:
+        raise KernelArgumentError(
+            f"kernel {kernel}(): the @triton.heuristics value of {name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 class WrappedKernel:
