@@ -139,9 +139,13 @@ def _float_scalar_methods(x_ptr, out_ptr, eps, flag, BLOCK: tl.constexpr):
 
 
 def test_python_float_arrives_as_an_fp32_scalar():
+    # 0.1 is inexact in every float type, and differently: as bf16 it is 0.10009765625, as
+    # fp16 0.0999755859375, as fp32 0.100000001490116. Only the fp32 scalar gives these bits.
     x, out = torch.zeros(8), torch.empty(8)
-    tritonhost.wrap(_float_scalar_methods)[(1,)](x, out, 0.25, True, BLOCK=8)
-    torch.testing.assert_close(out, torch.full((8,), 0.5))
+    tritonhost.wrap(_float_scalar_methods)[(1,)](x, out, 0.1, True, BLOCK=8)
+    torch.testing.assert_close(out, torch.full((8,), 0.1, dtype=torch.float32) * 2, rtol=0, atol=0)
+    tritonhost.wrap(_float_scalar_methods)[(1,)](x, out, 0.1, False, BLOCK=8)
+    torch.testing.assert_close(out, torch.full((8,), 0.1, dtype=torch.float32), rtol=0, atol=0)
 
 
 @triton.jit

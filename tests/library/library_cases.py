@@ -39,8 +39,14 @@ def _randn(*shape: int, device: str) -> torch.Tensor:
     return torch.randn(*shape, device=device, dtype=torch.float32)
 
 
+def _near_eps(*shape: int, device: str) -> torch.Tensor:
+    """Inputs of a norm whose mean square (or variance) is about EPS: the eps a kernel adds then
+    moves its result by a third, so that a kernel with a wrong eps fails the comparison."""
+    return _randn(*shape, device=device) * EPS**0.5
+
+
 def _rms_norm_forward(device: str) -> Setup:
-    x, w = _randn(ROWS, COLS, device=device), _randn(COLS, device=device)
+    x, w = _near_eps(ROWS, COLS, device=device), _randn(COLS, device=device)
     y, rstd = torch.empty_like(x), torch.empty(ROWS, device=device)
     ref_rstd = torch.rsqrt(x.pow(2).mean(1) + EPS)
     return Setup((ROWS,), (y, y.stride(0), x, x.stride(0), w, rstd, COLS, EPS), {"BLOCK": BLOCK},
@@ -48,7 +54,7 @@ def _rms_norm_forward(device: str) -> Setup:
 
 
 def _rms_norm_backward(device: str) -> Setup:
-    x, w, dy = _randn(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(ROWS, COLS, device=device)
+    x, w, dy = _near_eps(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(ROWS, COLS, device=device)
     rstd = torch.rsqrt(x.pow(2).mean(1) + EPS)
     xr, wr = x.clone().requires_grad_(), w.clone().requires_grad_()
     (xr * torch.rsqrt(xr.pow(2).mean(1, keepdim=True) + EPS) * wr).backward(dy)
@@ -58,7 +64,7 @@ def _rms_norm_backward(device: str) -> Setup:
 
 
 def _fused_add_rms_norm(device: str) -> Setup:
-    x, r, w = _randn(ROWS, COLS, device=device), _randn(ROWS, COLS, device=device), _randn(COLS, device=device)
+    x, r, w = _near_eps(ROWS, COLS, device=device), _near_eps(ROWS, COLS, device=device), _randn(COLS, device=device)
     s = x + r
     expected = [s, s * torch.rsqrt(s.pow(2).mean(1, keepdim=True) + EPS) * w]
     y = torch.empty_like(x)
@@ -66,7 +72,7 @@ def _fused_add_rms_norm(device: str) -> Setup:
 
 
 def _layer_norm_forward(device: str) -> Setup:
-    x, w, b = _randn(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(COLS, device=device)
+    x, w, b = _near_eps(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(COLS, device=device)
     y, mean, rstd = torch.empty_like(x), torch.empty(ROWS, device=device), torch.empty(ROWS, device=device)
     expected = [F.layer_norm(x, (COLS,), w, b, EPS), x.mean(1), torch.rsqrt(x.var(1, unbiased=False) + EPS)]
     return Setup((ROWS,), (x, w, b, y, mean, rstd, COLS, COLS, EPS), {"BLOCK": BLOCK},
@@ -74,7 +80,7 @@ def _layer_norm_forward(device: str) -> Setup:
 
 
 def _layer_norm_backward(device: str) -> Setup:
-    x, w, b, dy = (_randn(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(COLS, device=device),
+    x, w, b, dy = (_near_eps(ROWS, COLS, device=device), _randn(COLS, device=device), _randn(COLS, device=device),
                    _randn(ROWS, COLS, device=device))
     xr, wr, br = (t.clone().requires_grad_() for t in (x, w, b))
     F.layer_norm(xr, (COLS,), wr, br, EPS).backward(dy)
@@ -86,7 +92,7 @@ def _layer_norm_backward(device: str) -> Setup:
 
 def _group_norm_forward(device: str) -> Setup:
     batch, channels, groups, spatial = 2, 4, 2, 6
-    x = _randn(batch, channels, spatial, device=device)
+    x = _near_eps(batch, channels, spatial, device=device)
     w, b = _randn(channels, device=device), _randn(channels, device=device)
     y = torch.empty_like(x)
     mean, rstd = torch.empty(batch * groups, device=device), torch.empty(batch * groups, device=device)

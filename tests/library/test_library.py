@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import tritonhost
-from library_cases import CASES
+from library_cases import CASES, EPS
 
 
 def _run_and_check(case, device: str) -> None:
@@ -28,6 +28,21 @@ def test_on_the_interpreter(case, interpreter):
 def test_on_the_gpu(case):
     with tritonhost.use_backend("cuda"):
         _run_and_check(case, "cuda")
+
+
+NORMS = [case for case in CASES if any(arg is EPS for arg in case.setup("cpu").args)]
+
+
+@pytest.mark.parametrize("case", NORMS, ids=[c.name for c in NORMS])
+def test_a_norm_with_another_eps_fails_the_comparison(case, interpreter):
+    """The inputs make eps matter: the same kernel given eps / 10 must not pass as correct."""
+    torch.manual_seed(0)
+    setup = case.setup("cpu")
+    args = tuple(EPS / 10 if arg is EPS else arg for arg in setup.args)
+    tritonhost.wrap(case.kernel)[setup.grid](*args, **setup.kwargs)
+    with pytest.raises(AssertionError):
+        for got, expected in zip(setup.outputs(), setup.expected, strict=True):
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

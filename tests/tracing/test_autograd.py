@@ -73,7 +73,8 @@ def _train(model, inputs, targets, steps=4):
 
 @pytest.mark.usefixtures("interpreter")
 def test_gradients_match_pytorch():
-    x = torch.randn(4, 24, requires_grad=True)
+    # Rows whose mean square is about EPS, so that the kernel's eps matters to the result.
+    x = (torch.randn(4, 24) * EPS**0.5).requires_grad_()
     kernel, reference = DecoratedKernel(24), ReferenceModel(24)
     kernel(x).sum().backward()
     x_grad = x.grad.clone()
@@ -86,7 +87,8 @@ def test_gradients_match_pytorch():
 
 def _train_both(compiled: str | None, device: str) -> None:
     torch.manual_seed(0)
-    inputs = [torch.randn(4, 24, device=device)] * 4  # one batch, seen four times: the loss must fall
+    # One batch, seen four times (the loss must fall), with rows whose mean square is about EPS.
+    inputs = [torch.randn(4, 24, device=device) * EPS**0.5] * 4
     targets = [torch.randn(4, 3, device=device)] * 4
     kernel, reference = DecoratedKernel(24).to(device), ReferenceModel(24).to(device)
     model = torch.compile(kernel, backend=compiled, fullgraph=True) if compiled else kernel

@@ -32,7 +32,7 @@ from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
 from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, language_lock, tensors_of
-from tritonhost_interpreter import bounds
+from tritonhost_interpreter import bounds, progress
 from tritonhost_interpreter.libdevice import Replacements
 
 # One lock with TTIR generation: the analysis must not see this launch's patches.
@@ -146,11 +146,14 @@ _original_convert = triton_interpreter._implicit_cvt
 
 
 @contextlib.contextmanager
-def interpreting(fn: Callable[..., Any], kernel: str | None = None) -> Iterator[None]:
+def interpreting(
+    fn: Callable[..., Any], kernel: str | None = None, grid: tuple[int, int, int] | None = None
+) -> Iterator[None]:
     """Interpreter mode for one launch of ``fn``: knobs set, helpers and libdevice routed, others waiting.
 
     With ``kernel`` (its name) given, every memory access of the launch is bounds-checked
-    unless the environment turns checks off (:mod:`tritonhost_interpreter.bounds`).
+    unless the environment turns checks off (:mod:`tritonhost_interpreter.bounds`); with
+    its ``grid`` too, a slow launch shows its progress (:mod:`tritonhost_interpreter.progress`).
     """
     global _active, _bounds_kernel
     with _lock, knobs.runtime.scope():
@@ -167,8 +170,14 @@ def interpreting(fn: Callable[..., Any], kernel: str | None = None) -> Iterator[
             if kernel is not None and bounds.enabled():
                 _bounds_kernel = kernel
                 _check_accesses(patches, triton_interpreter.interpreter_builder)
+            shown = None
+            if kernel is not None and grid is not None:
+                shown = progress.Progress(kernel, grid)
+                _count_programs(patches, triton_interpreter.interpreter_builder, shown)
             yield
         finally:
+            if shown is not None:
+                shown.close()
             patches.restore()
             _active = None
             _bounds_kernel = None
@@ -204,6 +213,16 @@ def _item_size(pointers: TensorHandle) -> int:
 def _check(access: str, pointers: TensorHandle, mask: TensorHandle | None, builder: Any) -> None:
     if _checker:
         _checker[0].check(access, pointers.data, None if mask is None else mask.data, _item_size(pointers), builder.grid_idx)
+
+
+def _count_programs(patches: _Patches, builder: Any, shown: progress.Progress) -> None:
+    set_grid_idx = builder.set_grid_idx
+
+    def counted(*index: Any) -> None:  # the interpreter sets it before each program
+        set_grid_idx(*index)
+        shown.program_started()
+
+    patches.set_instance_attr(builder, "set_grid_idx", counted)
 
 
 def _check_accesses(patches: _Patches, builder: Any) -> None:

@@ -30,6 +30,7 @@ from tritonhost.plugin_api import (
     stable_descriptor,
 )
 from tritonhost_interpreter.executor import add_bounds_hook, check_tensors, interpreted, interpreting
+from tritonhost_interpreter.progress import warn_if_large
 
 NAME = "interpreter"
 #: Set to 1 to have the autotuner time configs on the CPU instead of taking the first.
@@ -53,7 +54,8 @@ class InterpreterLauncher:
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
-        with interpreting(self.fn.fn, self.name):
+        warn_if_large(self.name, grid)
+        with interpreting(self.fn.fn, self.name, grid):
             try:
                 self.fn.run(grid=grid, warmup=False, **params)
             except InterpreterError as error:

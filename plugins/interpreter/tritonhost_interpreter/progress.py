@@ -1,0 +1,65 @@
+"""Long launches on the interpreter say so: a warning before a large grid, a progress bar during a slow one.
+
+Triton's interpreter runs a grid's programs one after another in Python, about a
+millisecond each for a small block. A grid of 2**31 programs would run for
+weeks without a word. Before a launch of more than :data:`WARN_PROGRAMS`
+programs a warning gives the count and what it will take; a launch still running
+after :data:`PROGRESS_AFTER_S` seconds shows a progress bar (tqdm, on stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+log = logging.getLogger("tritonhost.interpreter")
+
+#: Grids of more programs than this get a warning before they start.
+WARN_PROGRAMS = 1 << 16
+#: A launch shows its progress once it has run this long.
+PROGRESS_AFTER_S = 5.0
+#: Roughly what one program of a small block costs here (bench/interpreter.py).
+SECONDS_PER_PROGRAM = 1e-3
+
+
+def warn_if_large(kernel: str, grid: tuple[int, int, int]) -> None:
+    """Warn before a launch whose grid is too large to run soon on the CPU."""
+    programs = grid[0] * grid[1] * grid[2]
+    if programs > WARN_PROGRAMS:
+        hours = programs * SECONDS_PER_PROGRAM / 3600
+        log.warning(
+            "tritonhost: kernel %s launches %d programs (grid %s) on the interpreter, which runs them one at a "
+            "time on the CPU: about %.1f hours at ~1 ms each. Shrink the problem for CPU runs, or use a GPU "
+            "backend.",
+            kernel,
+            programs,
+            grid,
+            hours,
+        )
+
+
+class Progress:
+    """Counts a launch's programs (the interpreter sets each program's id) and shows a bar once it is slow."""
+
+    def __init__(self, kernel: str, grid: tuple[int, int, int]) -> None:
+        self.kernel = kernel
+        self.total = grid[0] * grid[1] * grid[2]
+        self.done = 0
+        self.start = time.monotonic()
+        self.bar: Any = None
+
+    def program_started(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.done % 64 == 0 and time.monotonic() - self.start > PROGRESS_AFTER_S:
+            self.bar = tqdm(
+                total=self.total, initial=self.done, desc=f"{self.kernel} (interpreter)", unit="program", leave=False
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
