@@ -158,3 +158,21 @@ def test_the_compiler_gives_merged_allocations_separate_buffers(interpreter):
     a, b = tritonhost.compile_graph(merged)(x)
     torch.testing.assert_close(a, x * 1000, rtol=0, atol=0)
     torch.testing.assert_close(b, x, rtol=0, atol=0)
+
+
+def test_a_functional_graph_functionalized_again_keeps_its_launch(interpreter):
+    """The functional operator's own functionalize rule: a graph holding it goes through functionalize."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def program(x, acc):
+        tritonhost.wrap(accumulate_two)[(1,)](x, acc, acc, 4, BLOCK=16)
+        return acc
+
+    once = make_fx(torch.func.functionalize(program))(torch.arange(1.0, 5.0), torch.zeros(4))
+    twice = make_fx(torch.func.functionalize(once))(torch.arange(1.0, 5.0), torch.zeros(4))
+    (node,) = [n for n in twice.graph.nodes if n.target is tritonhost_kernel_functional]
+    assert node.kwargs["tensors_to_clone"] == ["a_ptr", "b_ptr"] and node.kwargs["same_tensor"] == [["a_ptr", "b_ptr"]]
+    acc = torch.zeros(4)
+    result = twice(torch.arange(1.0, 5.0), acc)
+    torch.testing.assert_close(result, torch.arange(1.0, 5.0) * 1001, rtol=0, atol=0)
+    torch.testing.assert_close(acc, result, rtol=0, atol=0)  # the program's mutation of acc, kept

@@ -1,0 +1,165 @@
+"""What of the cuda and rocm backends runs without a GPU: descriptions, targets, TTIR, launch guards, errors.
+
+The launches themselves run only on GPU machines (the ``gpu`` tests). No AMD GPU has
+been available to this project: nothing here says the rocm backend launches on one.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from triton import knobs
+
+import tritonhost
+from kernels import add_kernel
+from tritonhost.compat import descriptors
+from tritonhost.compat.direct_launch import DirectLaunch, _signature_of
+from tritonhost.host import discovery
+from tritonhost.plugin_api import GPUTarget, TMADescriptorSpec, TritonRuntimeLauncher
+from tritonhost.plugin_api import Specialization as Spec
+
+ADD = Spec(signature=(("x_ptr", "*fp32"), ("y_ptr", "*fp32"), ("out_ptr", "*fp32"), ("n_elements", "i32"),
+                      ("BLOCK", "constexpr")), constexprs=((4, 64),))
+
+
+def _plugin(name):
+    return discovery.registry().plugins[name]
+
+
+def _gpu_here(name):
+    return any(s.name == name and s.usable for s in tritonhost.backends())
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "other"),
+    [("cuda", GPUTarget("cuda", 90, 32), GPUTarget("hip", "gfx942", 64)),
+     ("rocm", GPUTarget("hip", "gfx942", 64), GPUTarget("cuda", 90, 32))],
+)
+def test_ttir_for_its_own_targets_only(name, target, other):
+    plugin = _plugin(name)
+    ttir = plugin.tritonhost_generate_ttir(backend=name, kernel=add_kernel, specialization=ADD, target=target)
+    assert "tt.func public @add_kernel" in ttir and "tt.store" in ttir
+    assert plugin.tritonhost_generate_ttir(backend=name, kernel=add_kernel, specialization=ADD, target=other) is None
+
+
+def test_rocm_without_amd_hardware_says_why_and_analyses_for_mi300():
+    if _gpu_here("rocm"):
+        pytest.skip("an AMD GPU is usable here")
+    plugin = _plugin("rocm")
+    info = plugin.tritonhost_describe_backend()
+    assert not info.usable and "ROCm build" in info.reason
+    assert {"waves_per_eu", "kpack"} <= info.launch_options <= discovery.registry().launch_options()
+    assert plugin.tritonhost_analysis_target(backend="rocm") == GPUTarget("hip", "gfx942", 64)
+    with pytest.raises(tritonhost.BackendUnusableError, match="rocm"):
+        tritonhost.select("rocm")
+
+
+def test_rocm_makes_triton_runtime_launchers_and_no_descriptors():
+    plugin = _plugin("rocm")
+    launcher = plugin.tritonhost_make_launcher(backend="rocm", kernel=add_kernel)
+    assert isinstance(launcher, TritonRuntimeLauncher)
+    assert (launcher.backend, launcher.device_types) == ("rocm", ("cuda",))
+    spec = TMADescriptorSpec("stable", (16,))
+    assert plugin.tritonhost_make_tma_descriptor(backend="rocm", tensor=torch.zeros(64), spec=spec) is None
+
+
+def test_cuda_refuses_a_host_tensor_for_a_descriptor():
+    with pytest.raises(tritonhost.DeviceMismatchError, match="argument 'tensor' is a tensor on cpu"):
+        _plugin("cuda").tritonhost_make_tma_descriptor(
+            backend="cuda", tensor=torch.zeros(64, 64), spec=TMADescriptorSpec("stable", (16, 16))
+        )
+
+
+@pytest.mark.skipif(descriptors.HAS_EXPERIMENTAL, reason="this Triton still has experimental descriptors")
+def test_experimental_descriptors_are_refused_by_triton_releases_without_them():
+    spec = TMADescriptorSpec("experimental", (16,), dims=(64,), element_size=4)
+    with pytest.raises(tritonhost.UnsupportedFeatureError, match=r"no experimental TMA descriptors.*api='stable'"):
+        descriptors.experimental_descriptor(torch.zeros(64), spec)
+
+
+def test_the_triton_runtime_launcher_names_a_host_tensor():
+    if _gpu_here("cuda"):
+        pytest.skip("a GPU is usable here: host tensors are tested by the gpu tests")
+    launcher = TritonRuntimeLauncher(add_kernel, "cuda", ("cuda",))
+    x = torch.zeros(64)
+    params = {"x_ptr": x, "y_ptr": x, "out_ptr": x, "n_elements": 64, "BLOCK": 64}
+    with pytest.raises(tritonhost.DeviceMismatchError, match="argument 'x_ptr' is a tensor on cpu.*backend 'cuda'"):
+        launcher((1, 1, 1), params, {})
+
+
+# --- the prepared direct launch: its guards and its call, without a binary to run -------------
+
+
+def _prepared(calls, checks, device=0):
+    launch = object.__new__(DirectLaunch)  # what __init__ would find by compiling, given by hand
+    launch._checks = checks
+    launch._current_device = lambda: device
+    launch._device = 0
+    launch._current_stream = lambda dev: 1234
+    launch._kernel = None
+    launch._function = "function"
+    launch._metadata = "packed metadata"
+    launch._launch = lambda *args: calls.append(args)
+    return launch
+
+
+def test_signature_of_follows_what_triton_specializes_on():
+    aligned = torch.zeros(64)
+    assert _signature_of(aligned) == (torch.float32, True)
+    assert _signature_of(aligned[1:]) == (torch.float32, False)  # 4 bytes off a 16-byte boundary
+    assert _signature_of(1) == (True, False, True)
+    assert _signature_of(32) == (False, True, True)
+    assert _signature_of(2**40) == (False, True, False)  # needs 64 bits
+    assert _signature_of(0.5) is float
+
+
+def test_a_prepared_launch_passes_the_grid_stream_and_values_in_order():
+    calls = []
+    x = torch.zeros(64)
+    launch = _prepared(calls, ((0, _signature_of(x)), (3, _signature_of(64))))
+    assert launch((4, 2, 1), [x, x, x, 64, 64])
+    (call,) = calls
+    assert call[:9] == (4, 2, 1, 1234, "function", "packed metadata", None, None, None)  # no hooks set
+    assert call[9:] == (x, x, x, 64, 64)
+
+
+@pytest.mark.parametrize(
+    "values", ["misaligned tensor", "size not divisible by 16", "size 1", "another dtype"],
+)
+def test_a_prepared_launch_declines_arguments_of_another_specialization(values):
+    x = torch.zeros(64)
+    given = {
+        "misaligned tensor": [x[1:], x, x, 64, 64],
+        "size not divisible by 16": [x, x, x, 65, 64],
+        "size 1": [x, x, x, 1, 64],
+        "another dtype": [x.half(), x, x, 64, 64],
+    }[values]
+    calls = []
+    launch = _prepared(calls, ((0, _signature_of(x)), (3, _signature_of(64))))
+    assert not launch((1, 1, 1), given) and not calls
+
+
+def test_a_prepared_launch_declines_on_another_device():
+    calls = []
+    assert not _prepared(calls, (), device=1)((1, 1, 1), []) and not calls
+
+
+def test_a_prepared_launch_calls_a_set_launch_hook():
+    calls, seen = [], []
+
+    def hook(metadata):
+        seen.append(metadata)
+
+    class Kernel:
+        def launch_metadata(self, grid, stream, *values):
+            return ("metadata", grid, stream)
+
+    launch = _prepared(calls, ())
+    launch._kernel = Kernel()
+    knobs.runtime.launch_enter_hook.add(hook)
+    try:
+        assert launch((2, 1, 1), [])
+    finally:
+        knobs.runtime.launch_enter_hook.remove(hook)
+    (call,) = calls
+    assert call[6] == ("metadata", (2, 1, 1), 1234) and call[7] is knobs.runtime.launch_enter_hook
