@@ -67,3 +67,12 @@ class MissingLibraryBackend(RecordingBackend):
 
 
 missing_library = MissingLibraryBackend()
+
+
+class UsableCuda(RecordingBackend):
+    """Stands for the cuda backend on a machine with a GPU (the bundled one disabled)."""
+
+    name = "cuda"
+
+
+usable_cuda = UsableCuda()

@@ -91,3 +91,12 @@ def test_two_plugins_claiming_one_name_are_never_resolved_quietly(extra_entry_po
     with pytest.raises(tritonhost.PluginLoadError), tritonhost.use_backend("interpreter"):
         tritonhost.wrap(add_kernel)[(1,)](x, y, out, 4, BLOCK=4)
     assert torch.equal(out, torch.zeros(4)), "no plugin ran the launch"
+
+
+def test_auto_prefers_a_usable_cuda_to_the_interpreter(extra_entry_points, monkeypatch):
+    monkeypatch.setenv("TRITONHOST_DISABLE_PLUGINS", "cuda")  # the bundled one, unusable here
+    extra_entry_points("stand-in-cuda", "plugin_objects:usable_cuda")
+    monkeypatch.delenv("TRITONHOST_BACKEND", raising=False)
+    assert {s.name for s in tritonhost.backends() if s.usable} >= {"cuda", "interpreter"}
+    assert tritonhost.select().name == "cuda"
+    assert tritonhost.current_backend() == "cuda"

@@ -262,6 +262,14 @@ def _functional_dense(
     return {name: launched[name] for name in tensors_to_clone}
 
 
+def _outputs_without_launch(
+    kwargs: dict[str, Any], tensors_to_clone: list[str], same_tensor: list[list[str]]
+) -> dict[str, Any]:
+    # Fake and meta tensors hold no data: the outputs are the clones, shaped and shared as eager's.
+    launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
+    return {name: launched[name] for name in tensors_to_clone}
+
+
 @tritonhost_kernel_functional.py_impl(FakeTensorMode)
 def _functional_fake(
     mode: FakeTensorMode,
@@ -276,8 +284,7 @@ def _functional_fake(
     # A py_impl rather than register_fake: PyTorch 2.11's fake-tensor path for
     # registered fakes expects a tuple, and this operator returns a dict.
     with mode:
-        launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
-        return {name: launched[name] for name in tensors_to_clone}
+        return _outputs_without_launch(kwargs, tensors_to_clone, same_tensor)
 
 
 @tritonhost_kernel_functional.py_impl(DispatchKey.Meta)
@@ -290,8 +297,7 @@ def _functional_meta(
     tensors_to_clone: list[str],
     same_tensor: list[list[str]],
 ) -> dict[str, Any]:
-    launched = plan_clones(kwargs, tensors_to_clone, same_tensor, clone_with_strides)
-    return {name: launched[name] for name in tensors_to_clone}
+    return _outputs_without_launch(kwargs, tensors_to_clone, same_tensor)
 
 
 @tritonhost_kernel_functional.py_impl(ProxyTorchDispatchMode)
