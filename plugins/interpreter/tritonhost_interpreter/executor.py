@@ -32,7 +32,7 @@ from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
 from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, language_lock, tensors_of
-from tritonhost_interpreter import bounds, progress
+from tritonhost_interpreter import bfloat16, bounds, progress, semantics
 from tritonhost_interpreter.libdevice import Replacements
 
 # One lock with TTIR generation: the analysis must not see this launch's patches.
@@ -124,6 +124,8 @@ class _Patches:
 
 
 _active: _Patches | None = None
+_loops = semantics.CompiledLoops()
+_rewritten: dict[Callable[..., Any], Callable[..., Any]] = {}
 
 
 @functools.cache
@@ -167,6 +169,18 @@ def interpreting(
             for module, originals, stand_ins in _libdevice().modules:
                 patches.update(vars(module), stand_ins, originals)
             patches.patch_globals(fn.__globals__)
+            # Compiled Triton's semantics where the interpreter departs from them (semantics.py,
+            # bfloat16.py). Kernels rewritten for these launches are cached apart from those
+            # Triton's own interpreter rewrites.
+            patches.set_attr(triton_interpreter.FunctionRewriter, "ast_transformer", _loops)
+            patches.set_attr(InterpretedFunction, "rewritten_fn", _rewritten)
+            builder = triton_interpreter.interpreter_builder
+            for name, operation in semantics.comparison_operations(builder).items():
+                patches.set_instance_attr(builder, name, operation)
+            for name, operation in bfloat16.wrapped_operations(builder).items():
+                patches.set_instance_attr(builder, name, operation)
+            for owner, name, method in bfloat16.wrapped_reductions(triton_interpreter.ReduceOps, triton_interpreter.ScanOps):
+                patches.set_attr(owner, name, method)
             if kernel is not None and bounds.enabled():
                 _bounds_kernel = kernel
                 _check_accesses(patches, triton_interpreter.interpreter_builder)
