@@ -40,6 +40,7 @@ from tritonhost.errors import (
 from tritonhost.host.discovery import registry as _registry
 from tritonhost.host.selection import Backend, select, use_backend
 from tritonhost.host.status import BackendStatus
+from tritonhost.launch.install import Installation, install, installed
 from tritonhost.launch.tma import make_tma_descriptor
 from tritonhost.launch.wrap import WrappedKernel, wrap
 from tritonhost.markers import hookimpl
@@ -82,6 +83,7 @@ __all__ = [
     "CompiledWrapper",
     "DeviceMismatchError",
     "GridError",
+    "Installation",
     "KernelArgumentError",
     "Launcher",
     "NoBackendError",
@@ -101,6 +103,8 @@ __all__ = [
     "compile_graph",
     "current_backend",
     "hookimpl",
+    "install",
+    "installed",
     "make_tma_descriptor",
     "op",
     "select",

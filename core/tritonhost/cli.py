@@ -2,7 +2,8 @@
 
 ``tritonhost backends`` prints the discovered backends as a table: which is
 selected, whether each can run here, and why not. ``tritonhost analyze`` prints
-which tensor arguments a kernel writes and reads.
+which tensor arguments a kernel writes and reads. ``tritonhost run script.py``
+runs a program with its Triton launches going through tritonhost.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ from tritonhost.compat.frontend import parse_target
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
 from tritonhost.kernel.decorators import read_decorators
+from tritonhost.launch.install import install
 
 
 class UsageError(Exception):
@@ -133,12 +136,38 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a Python program with every Triton launch in it going through tritonhost."""
+    path = Path(args.script)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    sys.argv = [str(path), *args.args]
+    sys.path.insert(0, str(path.resolve().parent))  # as `python script.py` puts the script's folder first
+    with install():
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as exit_:
+            code = exit_.code
+            return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tritonhost", description="Run Triton kernels on pluggable backends.")
     parser.add_argument("--version", action="version", version=f"tritonhost {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     backends = commands.add_parser("backends", help="list the installed backends and whether they run here")
     backends.set_defaults(run=cmd_backends)
+    run = commands.add_parser(
+        "run",
+        help="run a Python program with its Triton launches going through tritonhost",
+        description="Run SCRIPT as `python SCRIPT ARGS...` would, with tritonhost.install() in force: every "
+        "kernel[grid](...), wrap_triton(kernel)[grid](...) and triton_op launch runs on the backend "
+        "TRITONHOST_BACKEND selects.",
+    )
+    run.add_argument("script", metavar="SCRIPT", help="the Python file to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    run.set_defaults(run=cmd_run)
     analyze = commands.add_parser(
         "analyze",
         help="print which tensor arguments a kernel writes and reads",

@@ -8,6 +8,11 @@ that takes the fixture runs with its kernels on the chosen backend:
 - ``--tritonhost-backend all`` runs the test once per usable backend;
 - without the option, the backend is the one ``TRITONHOST_BACKEND`` selects.
 
+``--tritonhost-install`` routes every Triton launch of the session through
+tritonhost (``tritonhost.install()``), so that a kernel library's own tests run
+unchanged on the selected backend: ``TRITONHOST_BACKEND=interpreter pytest
+--tritonhost-install tests/`` runs them on a CPU.
+
 The fixture's value is the :class:`tritonhost.Backend`; ``backend.device`` is
 the torch device type to put the test's tensors on.
 """
@@ -20,8 +25,10 @@ import pytest
 
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
+from tritonhost.launch.install import Installation, install
 
 OPTION = "--tritonhost-backend"
+INSTALL_OPTION = "--tritonhost-install"
 ALL = "all"
 
 
@@ -34,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="run tests that use the tritonhost_backend fixture on backend NAME; 'all' runs them on every "
         "usable backend (default: as TRITONHOST_BACKEND selects)",
+    )
+    group.addoption(
+        INSTALL_OPTION,
+        dest="tritonhost_install",
+        action="store_true",
+        help="route every Triton kernel launch of the session through tritonhost (tritonhost.install()): a kernel "
+        "library's own tests then run on the backend TRITONHOST_BACKEND selects, the CPU interpreter included",
     )
 
 
@@ -55,11 +69,22 @@ def _backend_names(config: pytest.Config) -> list[str]:
 _names_key = pytest.StashKey[list[str]]()
 
 
+_installation_key = pytest.StashKey[Installation]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # A wrong name is a usage error, reported before collection; without the
     # option, nothing is loaded until a test asks for the fixture.
     if config.getoption("tritonhost_backend") is not None:
         config.stash[_names_key] = _backend_names(config)
+    if config.getoption("tritonhost_install"):
+        config.stash[_installation_key] = install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    installation = config.stash.get(_installation_key, None)
+    if installation is not None:
+        installation.uninstall()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,107 @@
+"""``tritonhost.install()``: existing Triton code, unchanged, launched through tritonhost.
+
+Code people already have launches kernels with Triton's syntax
+(``kernel[grid](...)``), with PyTorch's ``torch.library.wrap_triton(kernel)[grid](...)``,
+or inside ``@torch.library.triton_op`` functions (which use ``wrap_triton``). While
+tritonhost is installed, every one of those launches goes through
+``tritonhost.wrap(kernel)[grid](...)`` instead: on the selected backend (the CPU
+interpreter on a machine without a GPU), with tritonhost's analysis and
+operators when PyTorch traces the program (make_fx, torch.export, and
+torch.compile where Dynamo traces the launch as Python).
+
+Installing replaces two methods, and uninstalling puts them back:
+``KernelInterface.__getitem__`` (the base of ``JITFunction``, ``Autotuner`` and
+``Heuristics``), and the call of PyTorch's ``TraceableTritonKernelWrapper``.
+tritonhost itself launches through ``JITFunction.run``, which stays Triton's.
+
+Known limit: where Dynamo models Triton kernels itself (a machine with a GPU),
+a ``kernel[grid]`` launch inside ``torch.compile`` never reaches Python; Dynamo
+records PyTorch's own ``triton_kernel_wrapper_mutation`` for it (docs/existing-kernels.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from torch._higher_order_ops.triton_kernel_wrap import TraceableTritonKernelWrapper
+from triton.runtime.jit import KernelInterface
+
+from tritonhost.launch.wrap import Launch, wrap
+
+_lock = threading.Lock()
+_installs = 0
+_originals: dict[str, Any] = {}
+
+
+def _kernel_getitem(kernel: Any, grid: Any) -> Launch:
+    """``kernel[grid]`` while installed: the launch tritonhost.wrap(kernel)[grid] makes."""
+    return wrap(kernel)[grid]
+
+
+def _wrapper_call(wrapper: TraceableTritonKernelWrapper, *args: Any, **kwargs: Any) -> Any:
+    """``wrap_triton(kernel)[grid](...)`` while installed."""
+    if wrapper.grid is None:
+        raise TypeError("a wrap_triton kernel is launched on a grid: wrap_triton(kernel)[grid](...)")
+    grid: Any = wrapper.grid
+    return wrap(wrapper.kernel)[grid](*args, **kwargs)
+
+
+class Installation:
+    """What :func:`install` returns: ``uninstall()`` undoes it, and it is also a context manager.
+
+    Installs nest: the methods go back to Triton's and PyTorch's when the last
+    installation still in force is uninstalled.
+    """
+
+    def __init__(self) -> None:
+        self.active = True
+
+    def uninstall(self) -> None:
+        """Give launches back to Triton and PyTorch (once every nested installation is undone)."""
+        global _installs
+        with _lock:
+            if not self.active:
+                return
+            self.active = False
+            _installs -= 1
+            if _installs == 0:
+                KernelInterface.__getitem__ = _originals.pop("getitem")  # type: ignore[method-assign]
+                TraceableTritonKernelWrapper.__call__ = _originals.pop("call")  # type: ignore[method-assign]
+
+    def __enter__(self) -> Installation:  # noqa: PYI034 - Installation is not meant to be subclassed
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.uninstall()
+
+    def __repr__(self) -> str:
+        return f"<tritonhost installation, {'in force' if self.active else 'undone'}>"
+
+
+def install() -> Installation:
+    """Route every Triton kernel launch in this process through tritonhost, until undone.
+
+    ``kernel[grid](...)`` of a ``@triton.jit``, ``@triton.autotune`` or
+    ``@triton.heuristics`` kernel, ``torch.library.wrap_triton(kernel)[grid](...)``
+    and the launches inside ``@torch.library.triton_op`` functions then run on the
+    backend ``TRITONHOST_BACKEND`` selects, eager or traced. Returns an
+    :class:`Installation`; ``with tritonhost.install(): ...`` undoes it on exit.
+    """
+    global _installs
+    with _lock:
+        if _installs == 0:
+            _originals["getitem"] = KernelInterface.__getitem__
+            _originals["call"] = TraceableTritonKernelWrapper.__call__
+            KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
+            TraceableTritonKernelWrapper.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
+        _installs += 1
+    return Installation()
+
+
+def installed() -> bool:
+    """Whether launches go through tritonhost now."""
+    return _installs > 0

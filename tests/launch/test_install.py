@@ -1,0 +1,176 @@
+"""tritonhost.install(): code written for Triton and PyTorch, unchanged, runs on tritonhost's backend.
+
+On this CPU machine Triton alone runs none of it ("0 active drivers"). Forward values
+and gradients are compared with PyTorch's own formulas, eager and compiled.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import library_functions as libf
+import tritonhost
+from kernels import add_kernel
+from tritonhost.tracing.hops import tritonhost_kernel_functional
+
+MODES = ["eager", "aot_eager", "tritonhost"]
+GPU = any(s.name == "cuda" and s.usable for s in tritonhost.backends())
+
+
+def _compiled(fn, mode):
+    if mode == "eager":
+        return fn
+    if GPU:
+        # Where Triton can compile, Dynamo models a kernel[grid] launch itself and records
+        # PyTorch's triton_kernel_wrapper_mutation: the launch never reaches install()'s
+        # routing, and these CPU tensors go to Triton's CUDA launcher. Compiling such graphs
+        # through tritonhost is not built yet (docs/existing-kernels.md, "Limits").
+        pytest.xfail("torch.compile of kernel[grid] under install() on a GPU machine is not built yet")
+    torch._dynamo.reset()
+    return torch.compile(fn, backend=mode, fullgraph=True)
+
+
+@pytest.fixture
+def installed(interpreter):
+    with tritonhost.install() as installation:
+        yield installation
+
+
+def _grads(fn, *inputs):
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    out = fn(*leaves)
+    weight = torch.linspace(-1, 1, out.numel(), dtype=torch.float32).reshape(out.shape).to(out.dtype)
+    (out * weight).sum().backward()
+    return out.detach(), [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_rms_norm_function_matches_pytorch(installed, mode, dtype):
+    torch.manual_seed(0)
+    x = (torch.randn(6, 40) * libf.EPS**0.5).to(dtype)  # eps matters at this scale
+    w = torch.randn(40).to(dtype)
+    got, got_grads = _grads(_compiled(libf.rms_norm, mode), x, w)
+    want, want_grads = _grads(libf.rms_norm_reference, x, w)
+    # fp32: as close as the order of the sums allows; bf16: a few units in the last place (2**-8).
+    rtol = 1e-5 if dtype == torch.float32 else 2e-2
+    _close(got, want, rtol)
+    for g, w_ in zip(got_grads, want_grads):
+        _close(g, w_, rtol * 10)
+
+
+def _close(got, want, rtol):
+    """Within ``rtol`` of the largest value: the scale here is set by the input, not by 1."""
+    torch.testing.assert_close(got.float(), want.float(), rtol=rtol, atol=rtol * want.float().abs().max().item())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_swiglu_with_in_place_backward_matches_pytorch(installed, mode):
+    torch.manual_seed(1)
+    a, b = torch.randn(100), torch.randn(100)
+    got, got_grads = _grads(_compiled(libf.swiglu, mode), a, b)
+    want, want_grads = _grads(libf.swiglu_reference, a, b)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    for g, w_ in zip(got_grads, want_grads):
+        torch.testing.assert_close(g, w_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_autotuned_function_with_a_grid_function(installed, mode):
+    x = torch.randn(77)
+    got, (grad,) = _grads(_compiled(libf.scale_by_three, mode), x)
+    torch.testing.assert_close(got, 3 * x, rtol=0, atol=0)
+    torch.testing.assert_close(grad, 3 * torch.linspace(-1, 1, 77), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wrap_triton_and_triton_op_programs(installed, mode):
+    a, b = torch.randn(100), torch.randn(100)
+    torch.testing.assert_close(_compiled(libf.swiglu_through_wrap_triton, mode)(a, b), libf.swiglu_reference(a, b))
+    x = torch.randn(100)
+    torch.testing.assert_close(_compiled(libf.gelu, mode)(x), torch.nn.functional.gelu(x), rtol=1e-5, atol=1e-6)
+
+
+def test_traced_launches_become_tritonhost_operators(installed):
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def program(x, y):
+        out = torch.empty_like(x)
+        add_kernel[(2,)](x, y, out, 40, BLOCK=32)
+        return out
+
+    graph = make_fx(torch.func.functionalize(program))(torch.randn(40), torch.randn(40))
+    (node,) = [n for n in graph.graph.nodes if n.target is tritonhost_kernel_functional]
+    assert node.kwargs["tensors_to_clone"] == ["out_ptr"]  # tritonhost's analysis decided the clone
+
+
+@pytest.mark.skipif(GPU, reason="with a GPU, Triton launches these itself")
+def test_uninstalling_gives_launches_back_to_triton(interpreter):
+    x = torch.randn(40)
+    out = torch.empty_like(x)
+    outer = tritonhost.install()
+    with tritonhost.install():  # nested: undone only with the last one
+        add_kernel[(2,)](x, x, out, 40, BLOCK=32)
+    add_kernel[(2,)](x, x, out, 40, BLOCK=32)
+    assert tritonhost.installed()
+    outer.uninstall()
+    outer.uninstall()  # twice is harmless
+    assert not tritonhost.installed()
+    with pytest.raises(RuntimeError, match="active drivers"):
+        add_kernel[(2,)](x, x, out, 40, BLOCK=32)
+    torch.testing.assert_close(out, 2 * x)
+
+
+SCRIPT = """
+import sys
+import torch
+from kernels import add_kernel
+
+if __name__ == "__main__":
+    x = torch.arange(8.0)
+    out = torch.empty(8)
+    add_kernel[(1,)](x, x, out, 8, BLOCK=8)
+    print("result", out.tolist(), sys.argv[1:])
+"""
+
+
+def _env():
+    import os
+
+    env = dict(os.environ, TRITONHOST_BACKEND="interpreter")
+    env["PYTHONPATH"] = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+    return env
+
+
+def test_the_cli_runs_a_script_unchanged(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    result = subprocess.run([sys.executable, "-m", "tritonhost", "run", str(script), "--epochs", "2"],
+                            capture_output=True, text=True, env=_env(), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "result [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0] ['--epochs', '2']" in result.stdout
+
+
+def test_the_pytest_option_runs_a_kernel_librarys_tests_unchanged(tmp_path):
+    (tmp_path / "test_library.py").write_text(textwrap.dedent("""
+        import torch
+        from kernels import add_kernel
+
+        def test_add():
+            x = torch.arange(8.0)
+            out = torch.empty(8)
+            add_kernel[(1,)](x, x, out, 8, BLOCK=8)
+            assert out.tolist() == (2 * x).tolist()
+    """))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_library.py")]
+    with_option = subprocess.run([*command, "--tritonhost-install"], capture_output=True, text=True, env=_env(),
+                                 cwd=tmp_path, check=False)
+    assert with_option.returncode == 0, with_option.stdout + with_option.stderr
+    if not GPU:
+        without = subprocess.run(command, capture_output=True, text=True, env=_env(), cwd=tmp_path, check=False)
+        assert without.returncode == 1 and "active drivers" in without.stdout

@@ -1,0 +1,111 @@
+"""The library corpus as a kernel library writes it: autograd.Functions that launch with plain
+``kernel[grid](...)``, one program through ``torch.library.wrap_triton`` and one through
+``@torch.library.triton_op``. Nothing here names tritonhost: ``tritonhost.install()`` routes them."""
+
+from __future__ import annotations
+
+import torch
+import triton
+from torch.library import triton_op, wrap_triton
+
+import library_kernels as lib
+from kernels import autotuned_scale_kernel
+
+EPS = 1e-6
+
+
+class RMSNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        rows, cols = x.shape
+        y = torch.empty_like(x)
+        rstd = torch.empty(rows, dtype=torch.float32, device=x.device)
+        lib.rms_norm_forward[(rows,)](y, y.stride(0), x, x.stride(0), w, rstd, cols, EPS,
+                                      BLOCK=triton.next_power_of_2(cols))
+        ctx.save_for_backward(x, w, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w, rstd = ctx.saved_tensors
+        rows, cols = x.shape
+        dx = torch.empty_like(x)
+        dw_rows = torch.empty(rows, cols, dtype=torch.float32, device=x.device)
+        lib.rms_norm_backward[(rows,)](dy.contiguous(), x, w, rstd, dx, dw_rows, cols, cols,
+                                       BLOCK=triton.next_power_of_2(cols))
+        return dx, dw_rows.sum(0).to(w.dtype)
+
+
+def rms_norm_reference(x, w):
+    x32 = x.float()
+    return (x32 * torch.rsqrt(x32.pow(2).mean(1, keepdim=True) + EPS) * w.float()).to(x.dtype)
+
+
+class SwiGLU(torch.autograd.Function):
+    """The backward writes its gradients into the saved inputs, in place, as memory-frugal libraries do."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        c = torch.empty_like(a)
+        n = a.numel()
+        lib.swiglu_forward[(triton.cdiv(n, 64),)](a, b, c, n, BLOCK=64)
+        ctx.save_for_backward(a, b)
+        return c
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved_tensors
+        a, b = a.clone(), b.clone()  # the kernel overwrites them with the gradients
+        n = a.numel()
+        lib.swiglu_backward[(triton.cdiv(n, 64),)](dc.contiguous(), a, b, n, BLOCK=64)
+        return a, b
+
+
+def swiglu_reference(a, b):
+    return torch.nn.functional.silu(a) * b
+
+
+class Scale(torch.autograd.Function):
+    """An autotuned kernel, launched with a grid function, in both directions."""
+
+    @staticmethod
+    def forward(ctx, x, factor):
+        out = torch.empty_like(x)
+        n = x.numel()
+        autotuned_scale_kernel[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](x, out, factor, n)
+        ctx.factor = factor
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = torch.empty_like(grad)
+        n = grad.numel()
+        autotuned_scale_kernel[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](grad.contiguous(), out, ctx.factor, n)
+        return out, None
+
+
+def swiglu_through_wrap_triton(a, b):
+    c = torch.empty_like(a)
+    n = a.numel()
+    wrap_triton(lib.swiglu_forward)[(triton.cdiv(n, 64),)](a, b, c, n, BLOCK=64)
+    return c
+
+
+@triton_op("tritonhost_library::gelu", mutates_args={})
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    y = torch.empty_like(x)
+    n = x.numel()
+    wrap_triton(lib.gelu_erf)[(triton.cdiv(n, 64),)](x, y, n, BLOCK=64)
+    return y
+
+
+def rms_norm(x, w):
+    return RMSNorm.apply(x, w)
+
+
+def swiglu(a, b):
+    return SwiGLU.apply(a, b)
+
+
+def scale_by_three(x):
+    return Scale.apply(x, 3.0)
