@@ -25,6 +25,7 @@ from tritonhost.codegen.wrapper import generate_wrapper
 from tritonhost.host.selection import Backend, select
 from tritonhost.ir.lowering import lower
 from tritonhost.ir.program import Program
+from tritonhost.tracing.pytorch_kernels import adopt_pytorch_kernels
 
 log = logging.getLogger("tritonhost.codegen")
 
@@ -62,6 +63,7 @@ def compile_graph(
 ) -> torch.fx.GraphModule:
     """Compile one functionalized graph (as AOTAutograd gives it) into a wrapper ``GraphModule``."""
     backend = backend or select()
+    adopt_pytorch_kernels(graph_module)  # a triton_op's launch, which AOTAutograd decomposed into PyTorch's form
     program = lower(graph_module)
     plan = plan_memory(program)
     module = generate_wrapper(program, backend)
@@ -94,6 +96,9 @@ def tritonhost_backend(graph_module: torch.fx.GraphModule, example_inputs: Seque
     from torch._dynamo.backends.common import aot_autograd
 
     backend = select()  # fail now, with the selection's own message, if no backend can run
+    # Launches Dynamo modelled itself (kernel[grid] where Triton can compile, wrap_triton,
+    # triton_op) become tritonhost's operators before AOTAutograd functionalizes them.
+    adopt_pytorch_kernels(graph_module)
 
     def compiler(graph: torch.fx.GraphModule, inputs: Sequence[Any]) -> Callable[..., Any]:
         return boxed(compile_graph(graph, inputs, backend=backend))

@@ -14,9 +14,11 @@ Installing replaces two methods, and uninstalling puts them back:
 ``Heuristics``), and the call of PyTorch's ``TraceableTritonKernelWrapper``.
 tritonhost itself launches through ``JITFunction.run``, which stays Triton's.
 
-Known limit: where Dynamo models Triton kernels itself (a machine with a GPU),
-a ``kernel[grid]`` launch inside ``torch.compile`` never reaches Python; Dynamo
-records PyTorch's own ``triton_kernel_wrapper_mutation`` for it (docs/existing-kernels.md).
+Where Dynamo models Triton kernels itself (a machine with a GPU), a
+``kernel[grid]`` launch inside ``torch.compile`` never reaches Python; Dynamo
+records PyTorch's own ``triton_kernel_wrapper_mutation`` for it, which
+``backend="tritonhost"`` takes over (tracing/pytorch_kernels.py) and other
+backends run PyTorch's way (docs/existing-kernels.md).
 """
 
 from __future__ import annotations
