@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_backends_table():
 
 def test_backends_with_an_unknown_selection_still_lists():
     result = _run("backends", TRITONHOST_BACKEND="nonsense")
-    assert result.returncode == 0
+    assert result.returncode == 1  # nothing selectable: a script can tell
     assert "interpreter" in result.stdout
     assert "selected: none. TRITONHOST_BACKEND='nonsense' names no installed backend" in result.stdout
 
@@ -45,8 +46,39 @@ def test_backends_with_no_plugin():
 
 def test_version_and_usage():
     assert _run("--version").stdout.strip() == f"tritonhost {tritonhost.__version__}"
-    result = _run()
-    assert result.returncode == 2 and "backends" in result.stderr
+    result = _run()  # bare: the help, not an error
+    assert result.returncode == 0 and "usage: tritonhost" in result.stdout and "analyze" in result.stdout
+
+
+def test_backends_as_json():
+    result = _run("backends", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["selected"] == tritonhost.current_backend() and listing["problem"] is None
+    assert [b["name"] for b in listing["backends"]][:3] == ["cuda", "rocm", "interpreter"]
+    interpreter = next(b for b in listing["backends"] if b["name"] == "interpreter")
+    assert interpreter["usable"] and interpreter["distribution"] == "tritonhost-interpreter"
+    broken = json.loads(_run("backends", "--json", TRITONHOST_BACKEND="nonsense").stdout)
+    assert broken["selected"] is None and "names no installed backend" in broken["problem"]
+
+
+_INEXACT_ARGS = ("--arg", "x_ptr=f32[8]", "--arg", "out_ptr=f32[8]", "--const", "BLOCK=8")
+
+
+def test_analyze_as_json_and_strict():
+    result = _run(
+        "analyze", f"{CORPUS}:runtime_flag", "--arg", "a_ptr=f32[8]", "--arg", "b_ptr=f32[8]",
+        "--arg", "x_ptr=f32[8]", "--arg", "flag=3", "--const", "BLOCK=8", "--json", "--strict",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "kernel": "runtime_flag", "target": "cuda:90", "written": ["a_ptr", "b_ptr"], "read": ["x_ptr"],
+        "exact": True, "reason": None,
+    }
+    inexact = _run("analyze", f"{CORPUS}:impure_inline_asm", *_INEXACT_ARGS, "--json", "--strict")
+    assert inexact.returncode == 1, inexact.stderr
+    assert json.loads(inexact.stdout)["exact"] is False
+    assert _run("analyze", f"{CORPUS}:impure_inline_asm", *_INEXACT_ARGS).returncode == 0
 
 
 CORPUS = str(Path(__file__).resolve().parent / "analysis" / "corpus.py")

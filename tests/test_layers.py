@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("launch front door", ("tritonhost.launch",)),
     ("compiler IR", ("tritonhost.ir",)),
     ("code generation", ("tritonhost.codegen",)),
-    ("faces", ("tritonhost", "tritonhost.__main__", "tritonhost.cli", "tritonhost.pytest_plugin")),
+    ("faces", ("tritonhost", "tritonhost.__main__", "tritonhost.cli")),
 ]
 
 #: The one module of tritonhost a backend plugin may import.

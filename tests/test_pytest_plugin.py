@@ -63,3 +63,38 @@ def test_unknown_backend_is_a_usage_error(user_suite):
     result = user_suite.runpytest_subprocess("--tritonhost-backend", "nonsense")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--tritonhost-backend*names no installed backend*"])
+
+
+def test_all_says_which_backends_it_leaves_out(user_suite):
+    import tritonhost
+
+    unusable = [s.name for s in tritonhost.backends() if not s.usable]
+    if not unusable:
+        pytest.skip("every installed backend is usable here")
+    result = user_suite.runpytest_subprocess("--tritonhost-backend", "all", "-v")
+    result.stdout.fnmatch_lines([f"tritonhost: --tritonhost-backend all leaves out*{unusable[0]} (*"])
+
+
+def test_an_unusable_backend_names_the_option_given(user_suite):
+    import tritonhost
+
+    unusable = next((s.name for s in tritonhost.backends() if not s.usable), None)
+    if unusable is None:
+        pytest.skip("every installed backend is usable here")
+    result = user_suite.runpytest_subprocess("--tritonhost-backend", unusable)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--tritonhost-backend {unusable}: backend {unusable!r} is installed but cannot run*"])
+
+
+def test_the_plugin_loads_nothing_until_used(pytester):
+    """pytest loads the plugin in every run of every project: it must not import PyTorch or Triton."""
+    pytester.makepyfile(test_other="""
+        import sys
+
+        def test_nothing_heavy_was_imported():
+            assert "tritonhost_pytest" in sys.modules  # the plugin is loaded...
+            loaded = {"torch", "triton", "tritonhost"} & set(sys.modules)
+            assert not loaded, loaded  # ...and nothing behind it
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

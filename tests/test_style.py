@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "core/tritonhost",
+    "core/tritonhost_pytest",
     "plugins/cuda/tritonhost_cuda",
     "plugins/rocm/tritonhost_rocm",
     "plugins/interpreter/tritonhost_interpreter",

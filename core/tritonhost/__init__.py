@@ -13,6 +13,7 @@ one in use.
 
 from __future__ import annotations
 
+import logging as _logging
 from importlib import metadata as _metadata
 
 from tritonhost import analysis
@@ -29,6 +30,7 @@ from tritonhost.errors import (
     DeviceMismatchError,
     GridError,
     KernelArgumentError,
+    LongLaunchWarning,
     NoBackendError,
     NotAKernelError,
     OutOfBoundsError,
@@ -45,6 +47,9 @@ from tritonhost.launch.tma import make_tma_descriptor
 from tritonhost.launch.wrap import WrappedKernel, wrap
 from tritonhost.markers import hookimpl
 from tritonhost.tracing.custom_op import op
+
+# A library's loggers say nothing unless the application configures logging.
+_logging.getLogger("tritonhost").addHandler(_logging.NullHandler())
 
 try:
     __version__ = _metadata.version("tritonhost")
@@ -86,6 +91,7 @@ __all__ = [
     "Installation",
     "KernelArgumentError",
     "Launcher",
+    "LongLaunchWarning",
     "NoBackendError",
     "NotAKernelError",
     "OutOfBoundsError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import runpy
 import sys
@@ -43,20 +44,39 @@ def _table(rows: list[list[str]]) -> str:
 
 def cmd_backends(args: argparse.Namespace) -> int:
     statuses = discovery.registry().statuses
+    try:
+        selected: str | None = selection.select().name
+        problem = ""
+    except TritonhostError as exc:
+        selected, problem = None, str(exc)
+    if args.json:
+        print(json.dumps({
+            "requested": selection.requested_backend(),
+            "selected": selected,
+            "problem": problem or None,
+            "backends": [
+                {
+                    "name": status.name,
+                    "distribution": status.distribution,
+                    "version": status.version,
+                    "entry_point": status.entry_point,
+                    "devices": list(status.device_types),
+                    "usable": status.usable,
+                    "broken": status.error is not None,
+                    "reason": status.reason,
+                }
+                for status in selection.auto_order(statuses)
+            ],
+        }, indent=2))
+        return 0 if selected else 1
     if not statuses:
         print(
             f"no tritonhost backend is installed (no plugin was loaded from the entry-point group {discovery.ENTRY_POINT_GROUP!r}).\n"
-            "Install one: pip install tritonhost-interpreter, or from a checkout pip install -e plugins/interpreter"
+            "Install one: from a clone of tritonhost, pip install . plugins/interpreter"
         )
         if os.environ.get(discovery.DISABLE_ENV):
             print(f"{discovery.DISABLE_ENV}={os.environ[discovery.DISABLE_ENV]!r} keeps plugins from loading.")
         return 1
-    try:
-        selected: str | None = selection.select().name
-        selection_note = f"selected: {selected} ({selection.ENV_VAR}={selection.requested_backend()})"
-    except TritonhostError as exc:
-        selected = None
-        selection_note = f"selected: none. {exc}"
     rows = [["", "NAME", "DISTRIBUTION", "VERSION", "DEVICES", "USABLE", "WHY NOT"]]
     for status in selection.auto_order(statuses):
         rows.append(
@@ -72,7 +92,10 @@ def cmd_backends(args: argparse.Namespace) -> int:
         )
     print(_table(rows))
     print()
-    print(selection_note)
+    if selected is None:
+        print(f"selected: none. {problem}")
+        return 1  # a script can tell that kernels cannot run here
+    print(f"selected: {selected} ({selection.ENV_VAR}={selection.requested_backend()})")
     return 0
 
 
@@ -115,6 +138,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError(f"--target: {exc}") from None
     result = analyze_call(kernel, (), kwargs, target=target)
     decorated = read_decorators(kernel)
+    status = 1 if args.strict and not result.exact else 0
+    if args.json:
+        print(json.dumps({
+            "kernel": result.kernel,
+            "target": result.target,
+            "written": list(result.written),
+            "read": list(result.read),
+            "exact": result.exact,
+            "reason": result.reason or None,
+            **({"ttir": list(result.ttir)} if args.ttir else {}),
+        }, indent=2))
+        return status
     rows = [["PARAMETER", "ARGUMENT", "WRITTEN", "READ"]]
     for name in decorated.arg_names:
         value = kwargs.get(name, decorated.defaults.get(name))
@@ -133,7 +168,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         for ttir in result.ttir:
             print()
             print(ttir)
-    return 0
+    return status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -155,8 +190,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tritonhost", description="Run Triton kernels on pluggable backends.")
     parser.add_argument("--version", action="version", version=f"tritonhost {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command")
     backends = commands.add_parser("backends", help="list the installed backends and whether they run here")
+    backends.add_argument("--json", action="store_true", help="print the list as JSON")
     backends.set_defaults(run=cmd_backends)
     run = commands.add_parser(
         "run",
@@ -181,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--const", action="append", default=[], metavar="NAME=VALUE", help="a constexpr value")
     analyze.add_argument("--target", default=None, help="cuda:<capability> or hip:<arch> (default: the backend's)")
     analyze.add_argument("--ttir", action="store_true", help="also print the TTIR")
+    analyze.add_argument("--json", action="store_true", help="print the result as JSON")
+    analyze.add_argument("--strict", action="store_true", help="exit with status 1 when the analysis is not exact")
     analyze.set_defaults(run=cmd_analyze)
     return parser
 
@@ -188,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # bare `tritonhost`: say what it does
+        parser.print_help()
+        return 0
     try:
         return int(args.run(args))
     except (TritonhostError, UsageError) as exc:

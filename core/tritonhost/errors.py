@@ -69,3 +69,7 @@ class OutOfBoundsError(TritonhostError, IndexError):
 
 class AutotuneError(TritonhostError, RuntimeError):
     """No config of an autotuned kernel can run: each failed, for the reason the message lists."""
+
+
+class LongLaunchWarning(UserWarning):
+    """A launch will take long where it runs (a large grid on the CPU interpreter)."""

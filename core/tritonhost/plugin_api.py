@@ -27,7 +27,13 @@ from tritonhost.contract import (
     Specialization,
     TMADescriptorSpec,
 )
-from tritonhost.errors import DeviceMismatchError, OutOfBoundsError, TritonhostError, UnsupportedFeatureError
+from tritonhost.errors import (
+    DeviceMismatchError,
+    LongLaunchWarning,
+    OutOfBoundsError,
+    TritonhostError,
+    UnsupportedFeatureError,
+)
 from tritonhost.kernel.devices import check_devices, tensors_of
 from tritonhost.kernel.identity import IdentityCache
 from tritonhost.kernel.launcher import TritonRuntimeLauncher
@@ -42,6 +48,7 @@ __all__ = [
     "Grid3",
     "IdentityCache",
     "Launcher",
+    "LongLaunchWarning",
     "OutOfBoundsError",
     "PreparedLaunch",
     "Specialization",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+import warnings
 
+import pytest
 import torch
 
 import tritonhost
@@ -11,19 +12,16 @@ from kernels import add_kernel
 from tritonhost_interpreter import progress
 
 
-def test_a_large_grid_is_announced_before_it_runs(interpreter, monkeypatch, caplog):
+def test_a_large_grid_is_announced_before_it_runs(interpreter, monkeypatch):
     monkeypatch.setattr(progress, "WARN_PROGRAMS", 8)
     x, y = torch.randn(64), torch.randn(64)
     out = torch.empty(64)
-    with caplog.at_level(logging.WARNING, logger="tritonhost.interpreter"):
+    with pytest.warns(tritonhost.LongLaunchWarning, match=r"kernel add_kernel launches 16 programs \(grid \(16, 1, 1\)\)"):
         tritonhost.wrap(add_kernel)[(16,)](x, y, out, 64, BLOCK=4)
     torch.testing.assert_close(out, x + y)
-    (record,) = caplog.records
-    assert "kernel add_kernel launches 16 programs (grid (16, 1, 1))" in record.getMessage()
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="tritonhost.interpreter"):
-        tritonhost.wrap(add_kernel)[(8,)](x, y, out, 64, BLOCK=8)
-    assert not caplog.records  # at the threshold: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tritonhost.LongLaunchWarning)
+        tritonhost.wrap(add_kernel)[(8,)](x, y, out, 64, BLOCK=8)  # at the threshold: no warning
 
 
 def test_a_slow_launch_shows_a_progress_bar(interpreter, monkeypatch, capsys):

@@ -172,9 +172,9 @@ def auto_order(statuses: tuple[BackendStatus, ...]) -> list[BackendStatus]:
 def _resolve(registry: discovery.Registry, requested: str) -> Backend:
     if not registry.statuses:
         raise NoBackendError(
-            "no tritonhost backend is installed. Install one: `pip install tritonhost-interpreter` runs "
-            "kernels on the CPU, `pip install tritonhost-cuda` on NVIDIA GPUs (from a checkout: "
-            f"pip install -e plugins/interpreter). {_disabled_note()}"
+            "no tritonhost backend is installed. Install one from a clone of tritonhost: "
+            "`pip install plugins/interpreter` runs kernels on the CPU, `pip install plugins/cuda` on NVIDIA "
+            f"GPUs (tritonhost's packages are not on a package index yet). {_disabled_note()}"
         )
     if requested == AUTO:
         for status in auto_order(registry.statuses):

@@ -3,19 +3,19 @@
 Triton's interpreter runs a grid's programs one after another in Python, about a
 millisecond each for a small block. A grid of 2**31 programs would run for
 weeks without a word. Before a launch of more than :data:`WARN_PROGRAMS`
-programs a warning gives the count and what it will take; a launch still running
+programs a :class:`tritonhost.LongLaunchWarning` gives the count and what it will take; a launch still running
 after :data:`PROGRESS_AFTER_S` seconds shows a progress bar (tqdm, on stderr).
 """
 
 from __future__ import annotations
 
-import logging
 import time
+import warnings
 from typing import Any
 
 from tqdm import tqdm
 
-log = logging.getLogger("tritonhost.interpreter")
+from tritonhost.plugin_api import LongLaunchWarning
 
 #: Grids of more programs than this get a warning before they start.
 WARN_PROGRAMS = 1 << 16
@@ -30,14 +30,12 @@ def warn_if_large(kernel: str, grid: tuple[int, int, int]) -> None:
     programs = grid[0] * grid[1] * grid[2]
     if programs > WARN_PROGRAMS:
         hours = programs * SECONDS_PER_PROGRAM / 3600
-        log.warning(
-            "tritonhost: kernel %s launches %d programs (grid %s) on the interpreter, which runs them one at a "
-            "time on the CPU: about %.1f hours at ~1 ms each. Shrink the problem for CPU runs, or use a GPU "
-            "backend.",
-            kernel,
-            programs,
-            grid,
-            hours,
+        warnings.warn(
+            f"kernel {kernel} launches {programs} programs (grid {grid}) on the interpreter, which runs them one "
+            f"at a time on the CPU: about {hours:.1f} hours at ~1 ms each. Shrink the problem for CPU runs, or "
+            "use a GPU backend.",
+            LongLaunchWarning,
+            stacklevel=2,
         )
 
 

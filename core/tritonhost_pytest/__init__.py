@@ -1,11 +1,13 @@
 """tritonhost's pytest plugin, registered through the ``pytest11`` entry point.
 
-Adds ``--tritonhost-backend NAME`` and the fixture ``tritonhost_backend``. A test
-that takes the fixture runs with its kernels on the chosen backend:
+Adds ``--tritonhost-backend NAME``, ``--tritonhost-install`` and the fixture
+``tritonhost_backend``. A test that takes the fixture runs with its kernels on the
+chosen backend:
 
 - ``--tritonhost-backend interpreter`` runs them on the CPU (for CI machines
   without a GPU);
-- ``--tritonhost-backend all`` runs the test once per usable backend;
+- ``--tritonhost-backend all`` runs the test once per usable backend, and says
+  which installed backends it leaves out and why;
 - without the option, the backend is the one ``TRITONHOST_BACKEND`` selects.
 
 ``--tritonhost-install`` routes every Triton launch of the session through
@@ -15,17 +17,19 @@ unchanged on the selected backend: ``TRITONHOST_BACKEND=interpreter pytest
 
 The fixture's value is the :class:`tritonhost.Backend`; ``backend.device`` is
 the torch device type to put the test's tensors on.
+
+It lives outside the ``tritonhost`` package, and imports it (with PyTorch and
+Triton) only when a session gives one of its options or a test asks for the
+fixture: pytest loads the plugins of every installed distribution in every run,
+of every project, and importing PyTorch costs seconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
-from tritonhost.errors import TritonhostError
-from tritonhost.host import discovery, selection
-from tritonhost.launch.install import Installation, install
 
 OPTION = "--tritonhost-backend"
 INSTALL_OPTION = "--tritonhost-install"
@@ -52,32 +56,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _backend_names(config: pytest.Config) -> list[str]:
+    # Imported here, not at the top: see the module's docstring.
+    from tritonhost.errors import TritonhostError
+    from tritonhost.host import discovery, selection
+
     requested = config.getoption("tritonhost_backend")
     try:
         if requested is None:
             return [selection.select().name]
         if requested.strip().lower() == ALL:
-            names = [s.name for s in selection.auto_order(discovery.registry().statuses) if s.usable]
+            statuses = selection.auto_order(discovery.registry().statuses)
+            names = [s.name for s in statuses if s.usable]
+            left_out = [f"{s.name} ({s.reason})" for s in statuses if not s.usable]
+            if left_out:
+                config.stash[_left_out_key] = left_out
             if not names:
-                raise pytest.UsageError(f"{OPTION}=all: no usable tritonhost backend is installed")
+                raise pytest.UsageError(f"{OPTION} all: no installed tritonhost backend is usable here: " + "; ".join(left_out))
             return names
         return [selection.select(requested).name]
     except TritonhostError as exc:
-        raise pytest.UsageError(f"{OPTION}: {exc}") from None
+        source = f"{OPTION} {requested}" if requested is not None else "TRITONHOST_BACKEND (no --tritonhost-backend given)"
+        raise pytest.UsageError(f"{source}: {exc}") from None
 
 
 _names_key = pytest.StashKey[list[str]]()
-
-
-_installation_key = pytest.StashKey[Installation]()
+_left_out_key = pytest.StashKey[list[str]]()
+_installation_key = pytest.StashKey[Any]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # A wrong name is a usage error, reported before collection; without the
-    # option, nothing is loaded until a test asks for the fixture.
+    # options, nothing is loaded until a test asks for the fixture.
     if config.getoption("tritonhost_backend") is not None:
         config.stash[_names_key] = _backend_names(config)
     if config.getoption("tritonhost_install"):
+        from tritonhost.launch.install import install  # see the module's docstring
+
         config.stash[_installation_key] = install()
 
 
@@ -85,6 +99,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     installation = config.stash.get(_installation_key, None)
     if installation is not None:
         installation.uninstall()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    left_out = config.stash.get(_left_out_key, None)
+    if not left_out:
+        return None
+    return [f"tritonhost: {OPTION} all leaves out " + "; ".join(left_out)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -96,7 +117,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def tritonhost_backend(request: pytest.FixtureRequest) -> Iterator[selection.Backend]:
+def tritonhost_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The backend this test's kernels run on; ``wrap(kernel)`` launches use it for the test's duration."""
+    from tritonhost.host import selection  # see the module's docstring
+
     with selection.use_backend(request.param) as backend:
         yield backend
