@@ -17,6 +17,7 @@ import torch.utils._triton
 
 import library_functions as libf
 import tritonhost
+from comparisons import assert_close_to_scale, values_and_gradients
 from kernels import add_kernel
 from tritonhost.tracing.hops import tritonhost_kernel_functional, tritonhost_kernel_mutation
 
@@ -36,16 +37,8 @@ def plain_add(x, y):
     return out
 
 
-def _grads(fn, *inputs):
-    leaves = [t.detach().clone().requires_grad_() for t in inputs]
-    out = fn(*leaves)
-    weight = torch.linspace(-1, 1, out.numel(), device=out.device).reshape(out.shape).to(out.dtype)
-    (out * weight).sum().backward()
-    return out.detach(), [leaf.grad for leaf in leaves]
 
 
-def _close(got, want, rtol):
-    torch.testing.assert_close(got.float(), want.float(), rtol=rtol, atol=rtol * want.float().abs().max().item())
 
 
 def test_a_modelled_launch_becomes_a_tritonhost_operator(modelled):
@@ -69,20 +62,20 @@ def test_a_modelled_launch_becomes_a_tritonhost_operator(modelled):
 def test_autograd_functions_launching_plain_kernels_train(modelled, fn, reference, inputs):
     torch.manual_seed(0)
     args = inputs()
-    got, got_grads = _grads(torch.compile(fn, backend="tritonhost", fullgraph=True), *args)
-    want, want_grads = _grads(reference, *args)
-    _close(got, want, 1e-5)
+    got, got_grads = values_and_gradients(torch.compile(fn, backend="tritonhost", fullgraph=True), *args)
+    want, want_grads = values_and_gradients(reference, *args)
+    assert_close_to_scale(got, want, 1e-5)
     for g, w in zip(got_grads, want_grads):
-        _close(g, w, 1e-4)
+        assert_close_to_scale(g, w, 1e-4)
 
 
 def test_bf16_rms_norm(modelled):
     x, w = (torch.randn(6, 40) * 1e-3).bfloat16(), torch.randn(40).bfloat16()
-    got, got_grads = _grads(torch.compile(libf.rms_norm, backend="tritonhost", fullgraph=True), x, w)
-    want, want_grads = _grads(libf.rms_norm_reference, x, w)
-    _close(got, want, 2e-2)
+    got, got_grads = values_and_gradients(torch.compile(libf.rms_norm, backend="tritonhost", fullgraph=True), x, w)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
+    assert_close_to_scale(got, want, 2e-2)
     for g, w_ in zip(got_grads, want_grads):
-        _close(g, w_, 2e-1)
+        assert_close_to_scale(g, w_, 2e-1)
 
 
 def test_wrap_triton_and_triton_op(modelled):
@@ -119,8 +112,8 @@ def test_on_the_gpu_beside_inductor(backend):
     torch._dynamo.reset()
     x, w = torch.randn(6, 40, device="cuda") * 1e-3, torch.randn(40, device="cuda")
     with tritonhost.use_backend("cuda"):
-        got, got_grads = _grads(torch.compile(libf.rms_norm, backend=backend, fullgraph=True), x, w)
-    want, want_grads = _grads(libf.rms_norm_reference, x, w)
-    _close(got, want, 1e-5)
+        got, got_grads = values_and_gradients(torch.compile(libf.rms_norm, backend=backend, fullgraph=True), x, w)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
+    assert_close_to_scale(got, want, 1e-5)
     for g, w_ in zip(got_grads, want_grads):
-        _close(g, w_, 1e-4)
+        assert_close_to_scale(g, w_, 1e-4)

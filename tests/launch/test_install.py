@@ -15,6 +15,7 @@ import torch
 
 import library_functions as libf
 import tritonhost
+from comparisons import assert_close_to_scale, values_and_gradients
 from kernels import add_kernel
 from tritonhost.tracing.hops import tritonhost_kernel_functional
 
@@ -40,12 +41,6 @@ def installed(interpreter):
         yield installation
 
 
-def _grads(fn, *inputs):
-    leaves = [t.detach().clone().requires_grad_() for t in inputs]
-    out = fn(*leaves)
-    weight = torch.linspace(-1, 1, out.numel(), device=out.device).reshape(out.shape).to(out.dtype)
-    (out * weight).sum().backward()
-    return out.detach(), [leaf.grad for leaf in leaves]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -54,26 +49,23 @@ def test_rms_norm_function_matches_pytorch(installed, mode, dtype):
     torch.manual_seed(0)
     x = (torch.randn(6, 40) * libf.EPS**0.5).to(dtype)  # eps matters at this scale
     w = torch.randn(40).to(dtype)
-    got, got_grads = _grads(_compiled(libf.rms_norm, mode), x, w)
-    want, want_grads = _grads(libf.rms_norm_reference, x, w)
+    got, got_grads = values_and_gradients(_compiled(libf.rms_norm, mode), x, w)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
     # fp32: as close as the order of the sums allows; bf16: a few units in the last place (2**-8).
     rtol = 1e-5 if dtype == torch.float32 else 2e-2
-    _close(got, want, rtol)
+    assert_close_to_scale(got, want, rtol)
     for g, w_ in zip(got_grads, want_grads):
-        _close(g, w_, rtol * 10)
+        assert_close_to_scale(g, w_, rtol * 10)
 
 
-def _close(got, want, rtol):
-    """Within ``rtol`` of the largest value: the scale here is set by the input, not by 1."""
-    torch.testing.assert_close(got.float(), want.float(), rtol=rtol, atol=rtol * want.float().abs().max().item())
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_swiglu_with_in_place_backward_matches_pytorch(installed, mode):
     torch.manual_seed(1)
     a, b = torch.randn(100), torch.randn(100)
-    got, got_grads = _grads(_compiled(libf.swiglu, mode), a, b)
-    want, want_grads = _grads(libf.swiglu_reference, a, b)
+    got, got_grads = values_and_gradients(_compiled(libf.swiglu, mode), a, b)
+    want, want_grads = values_and_gradients(libf.swiglu_reference, a, b)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     for g, w_ in zip(got_grads, want_grads):
         torch.testing.assert_close(g, w_, rtol=1e-5, atol=1e-6)
@@ -82,7 +74,7 @@ def test_swiglu_with_in_place_backward_matches_pytorch(installed, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_autotuned_function_with_a_grid_function(installed, mode):
     x = torch.randn(77)
-    got, (grad,) = _grads(_compiled(libf.scale_by_three, mode), x)
+    got, (grad,) = values_and_gradients(_compiled(libf.scale_by_three, mode), x)
     torch.testing.assert_close(got, 3 * x, rtol=0, atol=0)
     torch.testing.assert_close(grad, 3 * torch.linspace(-1, 1, 77), rtol=1e-6, atol=1e-6)
 
