@@ -183,7 +183,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             runpy.run_path(str(path), run_name="__main__")
         except SystemExit as exit_:
             code = exit_.code
-            return code if isinstance(code, int) else (0 if code is None else 1)
+            if code is None or isinstance(code, int):
+                return code or 0
+            print(code, file=sys.stderr)  # sys.exit("message"), as Python itself reports it
+            return 1
     return 0
 
 

@@ -176,3 +176,45 @@ def test_a_functional_graph_functionalized_again_keeps_its_launch(interpreter):
     result = twice(torch.arange(1.0, 5.0), acc)
     torch.testing.assert_close(result, torch.arange(1.0, 5.0) * 1001, rtol=0, atol=0)
     torch.testing.assert_close(acc, result, rtol=0, atol=0)  # the program's mutation of acc, kept
+
+
+@triton.jit
+def add_ten(src_ptr, dst_ptr, n, BLOCK: tl.constexpr):
+    offsets = tl.arange(0, BLOCK)
+    mask = offsets < n
+    for _ in tl.static_range(2):  # reads src after writing dst: merged, they would add 20
+        tl.store(dst_ptr + offsets, tl.load(src_ptr + offsets, mask=mask) + 10, mask=mask)
+
+
+def _merged_and_compiled(program, x):
+    from torch._functorch.compile_utils import fx_graph_cse
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    with FakeTensorMode() as mode:
+        graph = make_fx(torch.func.functionalize(program), tracing_mode="fake")(mode.from_tensor(x))
+    merged = torch.fx.GraphModule(graph, fx_graph_cse(graph.graph))
+    assert len([n for n in merged.graph.nodes if n.target is torch.ops.aten.zeros.default]) == 1
+    return tritonhost.compile_graph(merged)
+
+
+def test_the_compiler_does_not_write_one_merged_argument_into_another(interpreter):
+    def only_b(x):
+        a, b = torch.zeros(4), torch.zeros(4)
+        tritonhost.wrap(accumulate_two)[(1,)](x, a, b, 4, BLOCK=16)
+        return b  # a is dead after the launch: it alone would be re-inplaced
+
+    x = torch.arange(1.0, 5.0)
+    (b,) = _merged_and_compiled(only_b, x)(x)
+    torch.testing.assert_close(b, x, rtol=0, atol=0)
+
+
+def test_the_compiler_does_not_write_a_merged_read_only_argument(interpreter):
+    def read_then_write(x):
+        src, dst = torch.zeros(4) + 1, torch.zeros(4) + 1
+        tritonhost.wrap(add_ten)[(1,)](src, dst, 4, BLOCK=16)
+        return dst
+
+    x = torch.arange(1.0, 5.0)
+    (dst,) = _merged_and_compiled(read_then_write, x)(x)
+    torch.testing.assert_close(dst, torch.full((4,), 11.0), rtol=0, atol=0)

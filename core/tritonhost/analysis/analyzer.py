@@ -103,8 +103,9 @@ def analyze_call(
         target = hooks.target()
     variants = []
     try:
+        source = _source_key(decorated)  # once: the globals walk is the same for every variant
         for variant_params in _variants(decorated, params):
-            variants.append(_analyze_variant(decorated, variant_params, target, hooks))
+            variants.append(_analyze_variant(decorated, variant_params, target, hooks, source))
     except (KernelArgumentError, AnalysisError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure falls back to the safe answer
@@ -254,9 +255,11 @@ def _source_key(decorated: DecoratedKernel) -> Any:
     return source, globals_key(decorated.jit)
 
 
-def _analyze_variant(decorated: DecoratedKernel, params: dict[str, Any], target: GPUTarget, hooks: _BackendHooks) -> _Variant:
+def _analyze_variant(
+    decorated: DecoratedKernel, params: dict[str, Any], target: GPUTarget, hooks: _BackendHooks, source: Any
+) -> _Variant:
     specialization = hooks.specialize(decorated, params)
-    key = (_source_key(decorated), specialization.key, target.backend, target.arch, target.warp_size)
+    key = (source, specialization.key, target.backend, target.arch, target.warp_size)
     cached = _results.get(key)
     if cached is not None:
         return cached

@@ -49,13 +49,19 @@ def _python_function(kernel: Any) -> Any:
 
 
 def _fingerprint(value: Any) -> Any:
-    if isinstance(value, JITFunction) or callable(value) or isinstance(value, ModuleType):
+    if isinstance(value, JITFunction):
+        return ("jit", value.cache_key)  # by content: a freed helper's id may come back for another
+    if callable(value) or isinstance(value, ModuleType):
         return ("object", id(value))  # rebinding to another function changes the key
     try:
         hash(value)
     except TypeError:
         return ("repr", repr(value))
     return ("value", type(value).__name__, value)
+
+
+def _is_triton(module: ModuleType) -> bool:
+    return module.__name__ == "triton" or module.__name__.startswith("triton.")
 
 
 def globals_key(kernel: Any) -> tuple[Any, ...]:
@@ -79,7 +85,7 @@ def globals_key(kernel: Any) -> tuple[Any, ...]:
                     pending.append(value)
         for module_name, attribute in attributes:
             module = namespace.get(module_name)
-            if isinstance(module, ModuleType) and not module.__name__.startswith("triton"):
+            if isinstance(module, ModuleType) and not _is_triton(module):
                 value = getattr(module, attribute, None)
                 key.append((id(module), attribute, _fingerprint(value)))
                 if isinstance(value, JITFunction):

@@ -122,21 +122,22 @@ def select(name: str | None = None) -> Backend:
     :class:`BackendUnusableError` for one that cannot run here, and
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
-    if name is not None and not isinstance(name, str):
-        raise UnknownBackendError(
-            f"a backend is named by a string, got {name!r} ({type(name).__name__}); use one of "
-            f"{', '.join(discovery.registry().names)} or 'auto'"
-        )
     asked = name or _override.get() or _read_env() or AUTO
-    if not asked.strip():
-        raise UnknownBackendError(
-            f"{ENV_VAR} is set but blank ({asked!r}): set it to one of {', '.join(discovery.registry().names)} "
-            "or 'auto', or unset it"
-        )
     registry = discovery.registry()
     key = (id(registry), asked)
     backend = _cache.get(key)
     if backend is None:
+        # Checked on a miss only: select() runs on every eager launch.
+        if not isinstance(asked, str):
+            raise UnknownBackendError(
+                f"a backend is named by a string, got {asked!r} ({type(asked).__name__}); use one of "
+                f"{', '.join(registry.names)} or 'auto'"
+            )
+        if not asked.strip():
+            raise UnknownBackendError(
+                f"{ENV_VAR} is set but blank ({asked!r}): set it to one of {', '.join(registry.names)} "
+                "or 'auto', or unset it"
+            )
         backend = _resolve(registry, asked.strip().lower())
         with _cache_lock:
             if len(_cache) > 64:  # registries replaced by discovery.reset() leave stale entries

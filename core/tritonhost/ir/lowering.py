@@ -181,11 +181,13 @@ class Lowering:
             if param in outputs:
                 continue
             source = kwargs[param]
-            target = self.reinplacer.target(index, source, outputs_val[param], self.env)
+            group = group_of.get(param, [param])
+            siblings = [arg for name, arg in kwargs.items() if name not in group and isinstance(arg, torch.fx.Node)]
+            target = self.reinplacer.target(index, source, outputs_val[param], self.env, siblings)
             if target is None:
                 target = self.copy_of(self.env[source])
             out = MutationOutput(self.new_name(), MutationLayout(target.name, target.fixed_layout))
-            for name in group_of.get(param, [param]):
+            for name in group:
                 args[name] = target
                 if name in to_clone:
                     outputs[name] = out

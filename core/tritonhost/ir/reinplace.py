@@ -14,7 +14,7 @@ views of a buffer count as reads of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy
@@ -79,11 +79,22 @@ class Reinplacer:
         self.redundant_copies: set[torch.fx.Node] = set()
 
     def target(
-        self, index: int, source: torch.fx.Node, copy: torch.Tensor, env: Mapping[torch.fx.Node, Any]
+        self,
+        index: int,
+        source: torch.fx.Node,
+        copy: torch.Tensor,
+        env: Mapping[torch.fx.Node, Any],
+        siblings: Sequence[Any] = (),
     ) -> Buffer | None:
-        """The buffer the kernel may write in place of its copy of ``source``, or None if it needs the copy."""
+        """The buffer the kernel may write in place of its copy of ``source``, or None if it needs the copy.
+
+        ``siblings`` are the launch's other arguments, but for those the program passed the
+        same tensor: the kernel may read them while it writes, so none may share the memory.
+        """
         source_val = val_of(source)
         group = self.storages.find(StorageWeakRef(source_val.untyped_storage()))
+        if any((s := storage_of(val_of(arg))) is not None and self.storages.find(s) == group for arg in siblings):
+            return None  # e.g. two allocations a graph pass merged into one, passed as two arguments
         copy_storage = StorageWeakRef(copy.untyped_storage())
         shift = self.storages.absolute_offset(source_val)
         write_backs = []

@@ -95,7 +95,8 @@ class KernelRunner:
             tuned, tuned_options = self.choosers[index].apply(config, params, options)
             for layer in self.decorated.layers[index + 1 :]:
                 if isinstance(layer, HeuristicsLayer):
-                    tuned = {**tuned, **{name: h({**tuned, **tuned_options}) for name, h in layer.values.items()}}
+                    for name, heuristic in layer.values.items():
+                        tuned = {**tuned, name: _heuristic_value(self.decorated.name, name, heuristic, {**tuned, **tuned_options})}
                 else:  # an autotune layer inside this one: its first config stands for the others
                     tuned = {**tuned, **layer.configs[0].kwargs}
             tuned = {**self.decorated.defaults, **tuned}

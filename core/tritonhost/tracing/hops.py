@@ -155,8 +155,7 @@ def plan_clones(
             clones[key] = clone(kwargs[name])
         launched[name] = clones[key]
     for name, index in group_of.items():  # the group's read-only members read the clone
-        if ("group", index) in clones:
-            launched[name] = clones[("group", index)]
+        launched[name] = clones[("group", index)]  # every recorded group holds a written parameter
     return launched
 
 

@@ -37,15 +37,12 @@ def _descriptors(kernel: str, metadata: dict[str, Any]) -> dict[str, tuple[str, 
     """PyTorch's TMA descriptor metadata as tritonhost's: ``name -> (api, block_shape)``."""
     descriptors = {}
     for name, (api, data) in metadata.items():
-        if api == "stable":  # ("stable", (block_shape,))
-            descriptors[name] = ("stable", tuple(int(b) for b in data[0]))
-        elif api == "experimental":  # ("experimental", (dims, block_dims, element_size))
-            descriptors[name] = ("experimental", tuple(int(b) for b in data[1]))
-        else:
+        if api != "stable":  # ("experimental", (dims, block_dims, element_size)): gone from Triton 3.6 on
             raise UnsupportedFeatureError(
-                f"kernel {kernel}: argument {name!r} is a TMA descriptor of a kind PyTorch records as {api!r}, which "
-                "tritonhost does not know; launch it with a stable TensorDescriptor"
+                f"kernel {kernel}: argument {name!r} is a TMA descriptor PyTorch records as {api!r}; tritonhost "
+                "takes over stable descriptors only: make it with triton.tools.tensor_descriptor.TensorDescriptor"
             )
+        descriptors[name] = ("stable", tuple(int(b) for b in data[0]))  # ("stable", (block_shape,))
     return descriptors
 
 

@@ -53,8 +53,8 @@ class ConfigChooser:
         front_end_error: Callable[[triton.Config, dict[str, Any], dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.layer = layer
-        #: Why the front end refuses a config for these arguments, or None: checked before
-        #: any config is chosen, so that a backend that compiles nothing skips it too.
+        #: Why the front end refuses a config for these arguments, or None: asked of the
+        #: configs an untimed backend would take, and of a config whose timing run failed.
         self.front_end_error = front_end_error
         self.backend = backend
         self.kernel_name = kernel_name
@@ -107,19 +107,18 @@ class ConfigChooser:
     def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
         tuner = self.layer.tuner
         refused: dict[triton.Config, str] = {}
-        candidates = []
-        for config in self._prune(params, options):
-            reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
-            if reason is None:
-                candidates.append(config)
-            else:
-                refused[config] = reason
-        if not candidates:
-            raise self._none_runs(refused)
+        candidates = self._prune(params, options)
         if len(candidates) == 1 or not self.backend.info.times_kernels:
-            if refused:
-                log.info("autotuning %s: skipped %d configs the front end refuses", self.kernel_name, len(refused))
-            return candidates[0]
+            # Untimed: the first config the front end accepts. A backend that compiles nothing
+            # (the interpreter) would otherwise run a config a GPU could never compile.
+            for config in candidates:
+                reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
+                if reason is None:
+                    if refused:
+                        log.info("autotuning %s: skipped %d configs the front end refuses", self.kernel_name, len(refused))
+                    return config
+                refused[config] = reason
+            raise self._none_runs(refused)
         timings: dict[triton.Config, float] = {}
         for config in candidates:
             full = {**params, **options, **config.all_kwargs()}
@@ -140,6 +139,13 @@ class ConfigChooser:
             except _CONFIG_FAILURES as exc:
                 log.info("autotuning %s: config %s failed: %s", self.kernel_name, config, exc)
                 refused[config] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            except Exception:
+                # On a backend that compiles nothing, a config the front end refuses fails when
+                # it runs; asked only then, so a GPU's tuning pays nothing for the check.
+                reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
+                if reason is None:
+                    raise
+                refused[config] = reason
         if not timings:
             raise self._none_runs(refused)
         best = min(timings, key=timings.__getitem__)

@@ -97,6 +97,10 @@ class _Patches:
         setattr(owner, name, value)
         self._undo.append(lambda: setattr(owner, name, old) if had else delattr(owner, name))
 
+    def on_restore(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` when the patches are put back."""
+        self._undo.append(undo)
+
     def set_item(self, mapping: dict[str, Any], key: str, value: Any) -> None:
         old = mapping[key]
         mapping[key] = value
@@ -125,6 +129,34 @@ class _Patches:
 
 _active: _Patches | None = None
 _loops = semantics.CompiledLoops()
+_replacements: list[tuple[Any, str, Callable[..., Any]]] = []
+
+
+def _semantics(builder: Any) -> list[tuple[Any, str, Callable[..., Any]]]:
+    """``(owner, name, replacement)`` for compiled Triton's semantics, made once (semantics.py, bfloat16.py).
+
+    The builder is Triton's one module-level instance; its comparisons are wrapped first, so
+    that the bf16 wrappers of the floating-point comparisons give int1 too.
+    """
+    if not _replacements:
+        comparisons = semantics.comparison_operations(builder)
+        made = [(builder, name, operation) for name, operation in comparisons.items()]
+        view = _Overlay(builder, comparisons)
+        made += [(builder, name, operation) for name, operation in bfloat16.wrapped_operations(view).items()]
+        made += bfloat16.wrapped_reductions(triton_interpreter.ReduceOps, triton_interpreter.ScanOps)
+        _replacements[:] = made
+    return _replacements
+
+
+class _Overlay:
+    """The builder's attributes, some seen through replacements (to wrap wrappers)."""
+
+    def __init__(self, builder: Any, over: dict[str, Any]) -> None:
+        self._builder, self._over = builder, over
+
+    def __getattr__(self, name: str) -> Any:
+        return self._over[name] if name in self._over else getattr(self._builder, name)
+
 _rewritten: dict[Callable[..., Any], Callable[..., Any]] = {}
 
 
@@ -175,23 +207,20 @@ def interpreting(
             patches.set_attr(triton_interpreter.FunctionRewriter, "ast_transformer", _loops)
             patches.set_attr(InterpretedFunction, "rewritten_fn", _rewritten)
             builder = triton_interpreter.interpreter_builder
-            for name, operation in semantics.comparison_operations(builder).items():
-                patches.set_instance_attr(builder, name, operation)
-            for name, operation in bfloat16.wrapped_operations(builder).items():
-                patches.set_instance_attr(builder, name, operation)
-            for owner, name, method in bfloat16.wrapped_reductions(triton_interpreter.ReduceOps, triton_interpreter.ScanOps):
-                patches.set_attr(owner, name, method)
+            for owner, name, replacement in _semantics(builder):
+                if owner is builder:
+                    patches.set_instance_attr(builder, name, replacement)
+                else:
+                    patches.set_attr(owner, name, replacement)
             if kernel is not None and bounds.enabled():
                 _bounds_kernel = kernel
-                _check_accesses(patches, triton_interpreter.interpreter_builder)
-            shown = None
+                _check_accesses(patches, builder)
             if kernel is not None and grid is not None:
                 shown = progress.Progress(kernel, grid)
-                _count_programs(patches, triton_interpreter.interpreter_builder, shown)
+                _count_programs(patches, builder, shown)
+                patches.on_restore(shown.close)
             yield
         finally:
-            if shown is not None:
-                shown.close()
             patches.restore()
             _active = None
             _bounds_kernel = None

@@ -49,8 +49,8 @@ def comparison_operations(builder: Any) -> dict[str, Callable[..., TensorHandle]
 def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
     """A ``range`` loop's indices as the scalar tensors a compiled kernel sees."""
     values = indices if isinstance(indices, range) else list(indices)
-    bounds = (values.start, values.stop - values.step) if isinstance(values, range) and values else (0, 0)
-    wide = not (_I32[0] <= min(bounds) and max(bounds) <= _I32[1])
+    ends = (int(values[0]), int(values[-1])) if len(values) else (0, 0)  # a range's first and last index
+    wide = not (_I32[0] <= min(ends) and max(ends) <= _I32[1])
     dtype, np_dtype = (tl.int64, np.int64) if wide else (tl.int32, np.int32)
     for index in values:
         yield tl.tensor(TensorHandle(np.array([index], dtype=np_dtype), dtype), dtype)
