@@ -50,3 +50,9 @@ def extra_entry_points(monkeypatch):
     yield add
     monkeypatch.undo()
     discovery.reset()
+
+
+@pytest.fixture(autouse=True)
+def private_tuning_cache(tmp_path, monkeypatch):
+    """Each test tunes into a cache folder of its own, never the user's."""
+    monkeypatch.setenv("TRITONHOST_CACHE_DIR", str(tmp_path / "tritonhost-cache"))

@@ -47,6 +47,7 @@ from tritonhost.launch.tma import make_tma_descriptor
 from tritonhost.launch.wrap import WrappedKernel, wrap
 from tritonhost.markers import hookimpl
 from tritonhost.tracing.custom_op import op
+from tritonhost.tuning.autotuner import stats as _autotune_stats
 
 # A library's loggers say nothing unless the application configures logging.
 _logging.getLogger("tritonhost").addHandler(_logging.NullHandler())
@@ -63,6 +64,12 @@ def backends() -> tuple[BackendStatus, ...]:
     Plugins that failed to load are listed too, with the error that says why.
     """
     return _registry().statuses
+
+
+def autotune_stats() -> dict[str, int]:
+    """What the autotuner did in this process: ``benchmarked`` (configs timed), and ``hits`` and
+    ``misses`` of the persistent tuning cache."""
+    return _autotune_stats.as_dict()
 
 
 def current_backend() -> str:
@@ -104,6 +111,7 @@ __all__ = [
     "__version__",
     "analysis",
     "analyze",
+    "autotune_stats",
     "backends",
     "capture_wrappers",
     "compile_graph",

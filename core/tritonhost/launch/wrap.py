@@ -42,7 +42,7 @@ class KernelRunner:
         self.launcher: Launcher = backend.make_launcher(decorated.jit)
         self.binder = Binder(decorated, discovery.registry().launch_options())
         self.choosers = {
-            i: ConfigChooser(layer, backend, decorated.name, self._front_end_check(i))
+            i: ConfigChooser(layer, backend, decorated.name, self._front_end_check(i), self._source_hash)
             for i, layer in enumerate(decorated.layers)
             if isinstance(layer, AutotuneLayer)
         }
@@ -87,6 +87,13 @@ class KernelRunner:
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
         self._through_layers(index + 1, grid, tuned_params, tuned_options)
+
+    def _source_hash(self) -> str | None:
+        """Triton's hash of the kernel's source and everything it calls, or None where it has none."""
+        try:
+            return str(self.decorated.jit.cache_key)
+        except Exception:  # noqa: BLE001 - an InterpretedFunction: its tuning is not persisted
+            return None
 
     def _front_end_check(self, index: int) -> Callable[[Any, dict[str, Any], dict[str, Any]], str | None]:
         """Why the front end refuses a config of layer ``index`` with a launch's arguments, or None."""

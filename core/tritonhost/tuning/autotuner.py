@@ -9,10 +9,12 @@ driver, and keeps one cache per backend.
 from __future__ import annotations
 
 import logging
+import platform
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import torch
 import triton
 from triton.compiler.errors import CompileTimeAssertionFailure
 from triton.runtime.errors import OutOfResources
@@ -20,8 +22,10 @@ from triton.runtime.errors import OutOfResources
 from tritonhost.errors import AutotuneError, KernelArgumentError
 from tritonhost.host.selection import Backend
 from tritonhost.kernel.decorators import AutotuneLayer
+from tritonhost.tuning import agreement
+from tritonhost.tuning import cache as tuning_cache
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tritonhost.autotune")
 
 # Failures that rule a config out instead of failing the launch, as in Triton.
 try:
@@ -32,8 +36,37 @@ except ImportError:  # pragma: no cover - older Triton
     _CONFIG_FAILURES = (OutOfResources, CompileTimeAssertionFailure)
 
 
-def _describe_config(config: triton.Config) -> str:
+def describe_config(config: triton.Config) -> str:
+    """``BLOCK=64, num_warps=4, ...``: a config as a reader wants it in a message."""
     return ", ".join(f"{name}={value}" for name, value in config.all_kwargs().items() if value is not None)
+
+
+def _values(config: triton.Config) -> dict[str, Any]:
+    """A config's values as the persistent cache stores them (JSON's types only)."""
+    return {k: v for k, v in config.all_kwargs().items() if isinstance(v, (bool, int, float, str)) or v is None}
+
+
+def _device_name(params: dict[str, Any]) -> str:
+    for value in params.values():
+        if isinstance(value, torch.Tensor) and value.device.type == "cuda":
+            return str(torch.cuda.get_device_name(value.device))
+    return platform.processor() or platform.machine()
+
+
+class AutotuneStats:
+    """What the autotuner did in this process: configs timed, and persistent-cache hits and misses."""
+
+    def __init__(self) -> None:
+        self.benchmarked = 0
+        self.hits = 0
+        self.misses = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"benchmarked": self.benchmarked, "hits": self.hits, "misses": self.misses}
+
+
+#: This process's counts (``tritonhost.autotune_stats()``).
+stats = AutotuneStats()
 
 
 def _split(config: triton.Config) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,8 +84,11 @@ class ConfigChooser:
         backend: Backend,
         kernel_name: str,
         front_end_error: Callable[[triton.Config, dict[str, Any], dict[str, Any]], str | None] | None = None,
+        source: Callable[[], str | None] | None = None,
     ) -> None:
         self.layer = layer
+        #: The kernel's source hash (Triton's), for the persistent cache; None: nothing persists.
+        self.source = source
         #: Why the front end refuses a config for these arguments, or None: asked of the
         #: configs an untimed backend would take, and of a config whose timing run failed.
         self.front_end_error = front_end_error
@@ -105,7 +141,6 @@ class ConfigChooser:
         return tuple(key)
 
     def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
-        tuner = self.layer.tuner
         refused: dict[triton.Config, str] = {}
         candidates = self._prune(params, options)
         if len(candidates) == 1 or not self.backend.info.times_kernels:
@@ -119,6 +154,28 @@ class ConfigChooser:
                     return config
                 refused[config] = reason
             raise self._none_runs(refused)
+        group = agreement.process_group()
+        if group is not None and not group.leads:
+            # Another rank tunes; this one runs what it chose, so that every rank computes alike.
+            return candidates[group.receive_choice()]
+        persistent = self._persistent_key(params)
+        config = self._remembered(persistent, candidates)
+        if config is None:
+            config = self._time(params, options, run, candidates, refused)
+            self._remember(persistent, config)
+        if group is not None:
+            group.send_choice(candidates.index(config))
+        return config
+
+    def _time(
+        self,
+        params: dict[str, Any],
+        options: dict[str, Any],
+        run: Callable[[triton.Config], None],
+        candidates: list[triton.Config],
+        refused: dict[triton.Config, str],
+    ) -> triton.Config:
+        tuner = self.layer.tuner
         timings: dict[triton.Config, float] = {}
         for config in candidates:
             full = {**params, **options, **config.all_kwargs()}
@@ -136,8 +193,9 @@ class ConfigChooser:
 
             try:
                 timings[config] = self.backend.benchmark(once)
+                stats.benchmarked += 1
             except _CONFIG_FAILURES as exc:
-                log.info("autotuning %s: config %s failed: %s", self.kernel_name, config, exc)
+                log.info("autotuning %s: config %s failed: %s", self.kernel_name, describe_config(config), exc)
                 refused[config] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
             except Exception:
                 # On a backend that compiles nothing, a config the front end refuses fails when
@@ -151,11 +209,47 @@ class ConfigChooser:
         best = min(timings, key=timings.__getitem__)
         # Leave reset_to_zero tensors as the real launch expects them.
         tuner.pre_hook({**params, **options, **best.all_kwargs()}, reset_only=True)
-        log.debug("autotuning %s on %s: %s", self.kernel_name, self.backend.name, timings)
+        log.info(
+            "autotuning %s on %s: chose %s (%.4f ms) of %s",
+            self.kernel_name, self.backend.name, describe_config(best), timings[best],
+            ", ".join(f"{describe_config(c)}: {t:.4f} ms" for c, t in timings.items()),
+        )
         return best
 
+    # --- the persistent cache -----------------------------------------------------------------
+
+    def _persistent_key(self, params: dict[str, Any]) -> str | None:
+        source = self.source() if self.source is not None else None
+        if source is None or tuning_cache.current() is None:
+            return None
+        return tuning_cache.entry_key(
+            [source, self.kernel_name, [repr(v) for v in self._key(params)], self.backend.name,
+             _device_name(params), triton.__version__]
+        )
+
+    def _remembered(self, key: str | None, candidates: list[triton.Config]) -> triton.Config | None:
+        cache = tuning_cache.current()
+        if key is None or cache is None:
+            return None
+        entry = cache.lookup(key)
+        if entry is None:
+            stats.misses += 1
+            return None
+        for config in candidates:
+            if _values(config) == entry.get("config"):
+                stats.hits += 1
+                log.info("autotuning %s: %s, from the cache %s", self.kernel_name, describe_config(config), cache.path)
+                return config
+        stats.misses += 1  # the kernel's configs changed since: the entry no longer applies
+        return None
+
+    def _remember(self, key: str | None, config: triton.Config) -> None:
+        cache = tuning_cache.current()
+        if key is not None and cache is not None:
+            cache.store(key, {"kernel": self.kernel_name, "backend": self.backend.name, "config": _values(config)})
+
     def _none_runs(self, refused: dict[triton.Config, str]) -> AutotuneError:
-        lines = "\n".join(f"  {_describe_config(config)}: {reason}" for config, reason in refused.items())
+        lines = "\n".join(f"  {describe_config(config)}: {reason}" for config, reason in refused.items())
         return AutotuneError(
             f"kernel {self.kernel_name}(): none of its {len(refused)} autotune configs can run on backend "
             f"{self.backend.name!r}:\n{lines}\nChange the configs (or the static_asserts they fail), or add one "
