@@ -29,6 +29,7 @@ from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
 from tritonhost.kernel.decorators import read_decorators
 from tritonhost.launch.install import install
+from tritonhost.tuning import cache as tuning_cache
 
 
 class UsageError(Exception):
@@ -190,6 +191,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """``tritonhost cache info`` and ``tritonhost cache clear``: the persistent tuning cache."""
+    cache = tuning_cache.TuningCache(tuning_cache.cache_dir())
+    if args.action == "clear":
+        removed = cache.clear(args.kernel)
+        if args.json:
+            print(json.dumps({"path": str(cache.path), "removed": removed}))
+        else:
+            print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {cache.path}")
+        return 0
+    entries = cache.entries()
+    per_kernel: dict[str, int] = {}
+    for entry in entries.values():
+        per_kernel[str(entry.get("kernel"))] = per_kernel.get(str(entry.get("kernel")), 0) + 1
+    size = cache.path.stat().st_size if cache.path.exists() else 0
+    if args.json:
+        print(json.dumps({
+            "path": str(cache.path), "enabled": tuning_cache.enabled(), "entries": len(entries), "bytes": size,
+            "kernels": per_kernel,
+        }, indent=2))
+        return 0
+    state = "on" if tuning_cache.enabled() else f"off ({tuning_cache.CACHE_ENV}=0)"
+    print(f"{cache.path}: {len(entries)} entries, {size} bytes; the cache is {state}")
+    for kernel, count in sorted(per_kernel.items()):
+        print(f"  {kernel}: {count} entr{'y' if count == 1 else 'ies'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tritonhost", description="Run Triton kernels on pluggable backends.")
     parser.add_argument("--version", action="version", version=f"tritonhost {__version__}")
@@ -207,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("script", metavar="SCRIPT", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     run.set_defaults(run=cmd_run)
+    cache = commands.add_parser("cache", help="show or clear the persistent autotune cache")
+    cache.add_argument("action", choices=["info", "clear"], help="info: where it is and what it holds; clear: empty it")
+    cache.add_argument("--kernel", default=None, metavar="NAME", help="with clear: only this kernel's entries")
+    cache.add_argument("--json", action="store_true", help="print the result as JSON")
+    cache.set_defaults(run=cmd_cache)
     analyze = commands.add_parser(
         "analyze",
         help="print which tensor arguments a kernel writes and reads",

@@ -113,3 +113,21 @@ def test_a_foreign_file_is_never_trusted(tmp_path, contents):
     assert cache.entries() == {}
     cache.store("key", {"kernel": "k", "config": {"BLOCK": 16}})
     assert _entries(tmp_path) == {"key": {"kernel": "k", "config": {"BLOCK": 16}}}
+
+
+def _cli(cache_dir, *args):
+    result = subprocess.run([sys.executable, "-m", "tritonhost", "cache", *args], capture_output=True, text=True,
+                            env=_env(cache_dir), check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_cli_shows_and_clears_the_cache(tmp_path):
+    _tune(tmp_path, 100)
+    _tune(tmp_path, 200)
+    info = json.loads(_cli(tmp_path, "info", "--json"))
+    assert info["entries"] == 2 and info["kernels"] == {"autotuned_scale_kernel": 2} and info["enabled"]
+    assert "autotuned_scale_kernel: 2 entries" in _cli(tmp_path, "info")
+    assert json.loads(_cli(tmp_path, "clear", "--kernel", "another_kernel", "--json"))["removed"] == 0
+    assert "removed 2 entries" in _cli(tmp_path, "clear")
+    assert json.loads(_cli(tmp_path, "info", "--json"))["entries"] == 0
