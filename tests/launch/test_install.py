@@ -134,7 +134,8 @@ def _env():
     import os
 
     env = dict(os.environ, TRITONHOST_BACKEND="interpreter")
-    env["PYTHONPATH"] = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+    tests = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))  # keep what is there
     return env
 
 
