@@ -161,3 +161,13 @@ def test_post_hook_hears_of_a_failing_timing_run(timing_interpreter):
     with pytest.raises(tritonhost.OutOfBoundsError, match="kernel unmasked"):
         tritonhost.wrap(unmasked)[lambda m: (triton.cdiv(48, m["BLOCK"]),)](x, torch.empty_like(x), 48)
     assert heard[-1] == "OutOfBoundsError"  # BLOCK=64 reads past 48 elements
+
+
+def test_triton_print_autotuning_is_honoured(timing_interpreter, monkeypatch, capsys):
+    monkeypatch.setenv("TRITON_PRINT_AUTOTUNING", "1")
+    x = torch.randn(70)
+    out = torch.empty_like(x)
+    tritonhost.wrap(autotuned_scale_kernel)[_grid](x, out, 1.5, 70)
+    printed = capsys.readouterr().out
+    assert "Triton autotuning for function autotuned_scale_kernel" in printed
+    assert "best config selected: BLOCK=" in printed

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import platform
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import triton
+from triton import knobs
 from triton.compiler.errors import CompileTimeAssertionFailure
 from triton.runtime.errors import OutOfResources
 
@@ -161,8 +163,15 @@ class ConfigChooser:
         persistent = self._persistent_key(params)
         config = self._remembered(persistent, candidates)
         if config is None:
+            started = time.perf_counter()
             config = self._time(params, options, run, candidates, refused)
             self._remember(persistent, config)
+            if knobs.autotuning.print:  # TRITON_PRINT_AUTOTUNING=1, worded as Triton words it
+                print(
+                    f"Triton autotuning for function {self.kernel_name},\nwith key as {self._key(params)},\n"
+                    f"finished after {time.perf_counter() - started:.2f}s,\nbest config selected: "
+                    f"{describe_config(config)};"
+                )
         if group is not None:
             group.send_choice(candidates.index(config))
         return config
