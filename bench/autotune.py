@@ -1,0 +1,148 @@
+"""Cold and warm autotuning: tritonhost's persistent cache beside Triton's own Autotuner.
+
+An autotuned matmul with 8 configs is launched once, in a fresh process, four ways:
+
+- ``triton``: Triton's ``kernel[grid]`` (its Autotuner times every config, every process);
+- ``triton cache_results``: the same kernel decorated with ``cache_results=True``;
+- ``tritonhost``: ``tritonhost.wrap(kernel)[grid]`` (the persistent tuning cache on);
+- ``tritonhost, cache off``: the same with ``TRITONHOST_AUTOTUNE_CACHE=0``.
+
+Each way runs twice in a row, each time in a new process, sharing its own Triton
+compile cache and tuning cache: the first run is cold (compiles and times every
+config), the second warm (what a restarted job pays). Printed: the first launch's
+wall time per run, and the ratios to Triton's in the same run. Needs a GPU.
+
+    python bench/autotune.py [--size 2048] [--chart autotune.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+CONFIGS = [
+    triton.Config({"BLOCK_M": m, "BLOCK_N": n, "BLOCK_K": k}, num_warps=w, num_stages=s)
+    for m, n, k, w, s in [
+        (128, 128, 32, 4, 3), (128, 64, 32, 4, 4), (64, 128, 32, 4, 4), (64, 64, 32, 2, 5),
+        (128, 128, 64, 8, 3), (128, 256, 32, 8, 3), (256, 128, 32, 8, 3), (64, 64, 64, 4, 4),
+    ]
+]
+
+
+@triton.jit
+def _matmul(a_ptr, b_ptr, c_ptr, M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid_m, pid_n = tl.program_id(0), tl.program_id(1)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rk = tl.arange(0, BLOCK_K)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, K, BLOCK_K):
+        a = tl.load(a_ptr + rm[:, None] * K + (k + rk)[None, :], mask=(rm[:, None] < M) & ((k + rk)[None, :] < K))
+        b = tl.load(b_ptr + (k + rk)[:, None] * N + rn[None, :], mask=((k + rk)[:, None] < K) & (rn[None, :] < N))
+        acc += tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc.to(tl.float16), mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+
+matmul = triton.autotune(configs=CONFIGS, key=["M", "N", "K"])(_matmul)
+try:
+    matmul_cached: Any = triton.autotune(configs=CONFIGS, key=["M", "N", "K"], cache_results=True)(_matmul)
+except TypeError:  # a Triton without cache_results
+    matmul_cached = None
+
+WAYS = ["triton", "triton cache_results", "tritonhost", "tritonhost, cache off"]
+
+
+def _child(way: str, size: int) -> None:
+    """Launch once, the way named, and print the first launch's seconds as JSON."""
+    a = torch.randn(size, size, device="cuda", dtype=torch.float16)
+    b = torch.randn(size, size, device="cuda", dtype=torch.float16)
+    c = torch.empty(size, size, device="cuda", dtype=torch.float16)
+
+    def grid(meta: dict[str, Any]) -> tuple[int, int]:
+        return (triton.cdiv(size, meta["BLOCK_M"]), triton.cdiv(size, meta["BLOCK_N"]))
+
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    if way.startswith("tritonhost"):
+        import tritonhost
+
+        tritonhost.wrap(matmul)[grid](a, b, c, size, size, size)
+    else:
+        kernel = matmul_cached if way == "triton cache_results" else matmul
+        kernel[grid](a, b, c, size, size, size)
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    torch.testing.assert_close(c.float(), (a.float() @ b.float()), rtol=2e-2, atol=1e-1)
+    print(json.dumps({"seconds": seconds}))
+
+
+def _run(way: str, size: int, caches: Path) -> float:
+    env = dict(os.environ, TRITON_CACHE_DIR=str(caches / "triton"), TRITONHOST_CACHE_DIR=str(caches / "tritonhost"))
+    if way == "tritonhost, cache off":
+        env["TRITONHOST_AUTOTUNE_CACHE"] = "0"
+    child = subprocess.run([sys.executable, __file__, "--child", way, "--size", str(size)], capture_output=True,
+                           text=True, env=env, check=True)
+    return float(json.loads(child.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def _chart(results: dict[str, tuple[float, float]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ways = list(results)
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    for offset, (label, index) in enumerate([("cold", 0), ("warm", 1)]):
+        axis.bar([i + offset * 0.38 for i in range(len(ways))], [results[w][index] * 1e3 for w in ways], 0.38,
+                 label=label)
+    axis.set_xticks([i + 0.19 for i in range(len(ways))], ways, fontsize=8)
+    axis.set_ylabel("first launch, ms (log)")
+    axis.set_yscale("log")
+    axis.set_title(f"autotuned matmul, {len(CONFIGS)} configs: a fresh process, cold then warm")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--chart", default=None, help="write a bar chart (PNG) here")
+    parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.size)
+        return
+    if not torch.cuda.is_available():
+        sys.exit("bench/autotune.py needs a GPU: Triton's own Autotuner, its anchor, times on one")
+    results: dict[str, tuple[float, float]] = {}
+    for way in WAYS:
+        if way == "triton cache_results" and matmul_cached is None:
+            continue
+        with tempfile.TemporaryDirectory() as caches:
+            results[way] = (_run(way, args.size, Path(caches)), _run(way, args.size, Path(caches)))
+    print(f"torch {torch.__version__}, triton {triton.__version__}, {torch.cuda.get_device_name()}")
+    print(f"autotuned fp16 matmul {args.size}^3, {len(CONFIGS)} configs; first launch of a fresh process")
+    print(f"{'way':24} {'cold ms':>9} {'warm ms':>9} {'cold vs triton':>15} {'warm vs triton':>15}")
+    cold_anchor, warm_anchor = results["triton"]
+    for way, (cold, warm) in results.items():
+        print(f"{way:24} {cold * 1e3:9.1f} {warm * 1e3:9.1f} {cold / cold_anchor:14.2f}x {warm / warm_anchor:14.2f}x")
+    if args.chart:
+        _chart(results, args.chart)
+        print(f"chart: {args.chart}")
+
+
+if __name__ == "__main__":
+    main()
