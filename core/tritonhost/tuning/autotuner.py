@@ -145,7 +145,9 @@ class ConfigChooser:
     def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
         refused: dict[triton.Config, str] = {}
         candidates = self._prune(params, options)
-        if len(candidates) == 1 or not self.backend.info.times_kernels:
+        if len(candidates) == 1 and self.backend.info.times_kernels:
+            return candidates[0]  # a GPU compiles it at the launch, failing as Triton fails
+        if not self.backend.info.times_kernels:
             # Untimed: the first config the front end accepts. A backend that compiles nothing
             # (the interpreter) would otherwise run a config a GPU could never compile.
             for config in candidates:
