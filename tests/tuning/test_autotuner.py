@@ -21,7 +21,7 @@ def timing_interpreter(monkeypatch):
         assert backend.info.times_kernels
         timed = []
         benchmark = backend.benchmark
-        monkeypatch.setattr(backend, "benchmark", lambda fn: timed.append(fn) or benchmark(fn))
+        monkeypatch.setattr(backend, "benchmark", lambda fn, **budget: timed.append(fn) or benchmark(fn, **budget))
         yield timed
     monkeypatch.delenv("TRITONHOST_INTERPRETER_BENCHMARK")
     discovery.reset()

@@ -9,6 +9,9 @@ time nothing. The broadcast is one int64 tensor on the group's own backend (a
 CPU tensor for gloo, the current GPU's for NCCL): nothing is pickled. Without a
 process group, nothing changes.
 
+When rank 0 finds no config that runs, it broadcasts :data:`NO_CHOICE` before it
+raises, so that the other ranks raise too instead of waiting for ever.
+
 Every rank reaches a tuning point at the same launch, as the ranks of a job run
 the same program; a rank that tunes where the others do not would wait for them.
 """
@@ -18,6 +21,9 @@ from __future__ import annotations
 import attrs
 import torch
 import torch.distributed as dist
+
+#: Broadcast by rank 0 when it could not choose (no config runs): the other ranks raise too.
+NO_CHOICE = -1
 
 
 @attrs.frozen

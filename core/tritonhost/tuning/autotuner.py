@@ -24,8 +24,10 @@ from triton.runtime.errors import OutOfResources
 from tritonhost.errors import AutotuneError, KernelArgumentError
 from tritonhost.host.selection import Backend
 from tritonhost.kernel.decorators import AutotuneLayer
-from tritonhost.tuning import agreement
+from tritonhost.tuning import agreement, feedback
 from tritonhost.tuning import cache as tuning_cache
+from tritonhost.tuning.feedback import describe_config
+from tritonhost.tuning.timing import Measured, Timing
 
 log = logging.getLogger("tritonhost.autotune")
 
@@ -36,11 +38,6 @@ try:
     _CONFIG_FAILURES: tuple[type[BaseException], ...] = (OutOfResources, CompileTimeAssertionFailure, PTXASError)
 except ImportError:  # pragma: no cover - older Triton
     _CONFIG_FAILURES = (OutOfResources, CompileTimeAssertionFailure)
-
-
-def describe_config(config: triton.Config) -> str:
-    """``BLOCK=64, num_warps=4, ...``: a config as a reader wants it in a message."""
-    return ", ".join(f"{name}={value}" for name, value in config.all_kwargs().items() if value is not None)
 
 
 def _values(config: triton.Config) -> dict[str, Any]:
@@ -101,6 +98,9 @@ class ConfigChooser:
         self._config_names = frozenset(name for config in layer.configs for name in config.kwargs)
         # Each config split once into its kernel parameters and its launch options.
         self._parts = {id(config): _split(config) for config in layer.configs}
+        #: How configs are timed: the backend's hook, or the tuner's do_bench, warmup, rep, use_cuda_graph.
+        self.timing = Timing.of(layer.tuner)
+        self._said_kept = False
 
     def apply(
         self, config: triton.Config, params: dict[str, Any], options: dict[str, Any]
@@ -145,37 +145,59 @@ class ConfigChooser:
     def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
         refused: dict[triton.Config, str] = {}
         candidates = self._prune(params, options)
+        name, backend = self.kernel_name, self.backend.name
         if len(candidates) == 1 and self.backend.info.times_kernels:
-            return candidates[0]  # a GPU compiles it at the launch, failing as Triton fails
+            # A GPU compiles it at the launch, failing as Triton fails.
+            feedback.only(name, backend, candidates[0], len(self.layer.configs))
+            return candidates[0]
         if not self.backend.info.times_kernels:
             # Untimed: the first config the front end accepts. A backend that compiles nothing
             # (the interpreter) would otherwise run a config a GPU could never compile.
             for config in candidates:
                 reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
                 if reason is None:
-                    if refused:
-                        log.info("autotuning %s: skipped %d configs the front end refuses", self.kernel_name, len(refused))
+                    feedback.untimed(name, backend, config, len(refused))
                     return config
                 refused[config] = reason
             raise self._none_runs(refused)
+        self.timing.check(self.backend, name)
         group = agreement.process_group()
         if group is not None and not group.leads:
             # Another rank tunes; this one runs what it chose, so that every rank computes alike.
-            return candidates[group.receive_choice()]
+            index = group.receive_choice()
+            if not 0 <= index < len(candidates):
+                raise AutotuneError(
+                    f"kernel {name}(): rank 0 of the process group found no autotune config that runs "
+                    f"(it chose {index} of {len(candidates)}); its own error says why."
+                )
+            feedback.agreed(name, backend, candidates[index])
+            return candidates[index]
+        try:
+            config = self._by_timing(params, options, run, candidates, refused)
+        except Exception:
+            if group is not None:
+                group.send_choice(agreement.NO_CHOICE)  # the other ranks raise too, rather than wait
+            raise
+        if group is not None:
+            group.send_choice(candidates.index(config))
+        return config
+
+    def _by_timing(
+        self,
+        params: dict[str, Any],
+        options: dict[str, Any],
+        run: Callable[[triton.Config], None],
+        candidates: list[triton.Config],
+        refused: dict[triton.Config, str],
+    ) -> triton.Config:
+        """The persistent cache's choice, or the fastest of ``candidates``, remembered."""
         persistent = self._persistent_key(params)
         config = self._remembered(persistent, candidates)
         if config is None:
             started = time.perf_counter()
             config = self._time(params, options, run, candidates, refused)
             self._remember(persistent, config)
-            if knobs.autotuning.print:  # TRITON_PRINT_AUTOTUNING=1, worded as Triton words it
-                print(
-                    f"Triton autotuning for function {self.kernel_name},\nwith key as {self._key(params)},\n"
-                    f"finished after {time.perf_counter() - started:.2f}s,\nbest config selected: "
-                    f"{describe_config(config)};"
-                )
-        if group is not None:
-            group.send_choice(candidates.index(config))
+            feedback.triton_summary(self.kernel_name, self._key(params), time.perf_counter() - started, config)
         return config
 
     def _time(
@@ -187,59 +209,79 @@ class ConfigChooser:
         refused: dict[triton.Config, str],
     ) -> triton.Config:
         tuner = self.layer.tuner
-        timings: dict[triton.Config, float] = {}
-        for config in candidates:
-            full = {**params, **options, **config.all_kwargs()}
+        timings: dict[triton.Config, Measured] = {}
+        with feedback.Progress(self.kernel_name, self.backend.name, len(candidates)) as progress:
+            for config in candidates:
+                full = {**params, **options, **config.all_kwargs()}
 
-            def once(config: triton.Config = config, full: dict[str, Any] = full) -> None:
-                if config.pre_hook:
-                    config.pre_hook(full)
-                tuner.pre_hook(full)
+                def once(config: triton.Config = config, full: dict[str, Any] = full) -> None:
+                    if config.pre_hook:
+                        config.pre_hook(full)
+                    tuner.pre_hook(full)
+                    try:
+                        run(config)
+                    except BaseException as exc:
+                        tuner.post_hook(full, exception=exc)
+                        raise
+                    tuner.post_hook(full, exception=None)
+
+                progress.timing(config)
                 try:
-                    run(config)
-                except BaseException as exc:
-                    tuner.post_hook(full, exception=exc)
-                    raise
-                tuner.post_hook(full, exception=None)
-
-            try:
-                timings[config] = self.backend.benchmark(once)
-                stats.benchmarked += 1
-            except _CONFIG_FAILURES as exc:
-                log.info("autotuning %s: config %s failed: %s", self.kernel_name, describe_config(config), exc)
-                refused[config] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-            except Exception:
-                # On a backend that compiles nothing, a config the front end refuses fails when
-                # it runs; asked only then, so a GPU's tuning pays nothing for the check.
-                reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
-                if reason is None:
-                    raise
-                refused[config] = reason
+                    timings[config] = self.timing.measure(self.backend, once)
+                    stats.benchmarked += 1
+                except _CONFIG_FAILURES as exc:
+                    refused[config] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+                    progress.failed(config, refused[config])
+                except AutotuneError:
+                    raise  # a do_bench that returns no time: no config can be ranked
+                except Exception:
+                    # On a backend that compiles nothing, a config the front end refuses fails when
+                    # it runs; asked only then, so a GPU's tuning pays nothing for the check.
+                    reason = self.front_end_error(config, params, options) if self.front_end_error is not None else None
+                    if reason is None:
+                        raise
+                    refused[config] = reason
+                    progress.failed(config, reason)
+                progress.step()
         if not timings:
             raise self._none_runs(refused)
+        # Ranked as Triton's min() ranks do_bench's results: median first, then the other quantiles.
         best = min(timings, key=timings.__getitem__)
         # Leave reset_to_zero tensors as the real launch expects them.
         tuner.pre_hook({**params, **options, **best.all_kwargs()}, reset_only=True)
-        log.info(
-            "autotuning %s on %s: chose %s (%.4f ms) of %s",
-            self.kernel_name, self.backend.name, describe_config(best), timings[best],
-            ", ".join(f"{describe_config(c)}: {t:.4f} ms" for c, t in timings.items()),
-        )
+        feedback.timed(self.kernel_name, self.backend.name, best, timings, len(refused), self.timing.describe())
         return best
 
     # --- the persistent cache -----------------------------------------------------------------
 
+    def _asks_to_persist(self) -> bool:
+        """Whether the kernel asks Triton to keep its tuning on disk: ``cache_results=True`` or TRITON_CACHE_AUTOTUNING=1."""
+        # Triton records cache_results or the knob as they were when the decorator ran (and drops
+        # them under TRITON_INTERPRET=1); the knob is read again now, as it may be set later.
+        return bool(getattr(self.layer.tuner, "cache_results", False)) or bool(knobs.autotuning.cache)
+
     def _persistent_key(self, params: dict[str, Any]) -> str | None:
         source = self.source() if self.source is not None else None
-        if source is None or tuning_cache.current() is None:
+        if source is None or self._cache() is None:
             return None
         return tuning_cache.entry_key(
             [source, self.kernel_name, [repr(v) for v in self._key(params)], self.backend.name,
              _device_name(params), triton.__version__]
         )
 
+    def _cache(self) -> tuning_cache.TuningCache | None:
+        asked = self._asks_to_persist()
+        cache = tuning_cache.current(asked=asked)
+        if cache is not None and asked and not tuning_cache.enabled() and not self._said_kept:
+            self._said_kept = True
+            log.info(
+                "autotuning %s: %s=0, but the kernel asks for cache_results (or %s=1): its tuning persists in %s",
+                self.kernel_name, tuning_cache.CACHE_ENV, tuning_cache.TRITON_CACHE_ENV, cache.path,
+            )
+        return cache
+
     def _remembered(self, key: str | None, candidates: list[triton.Config]) -> triton.Config | None:
-        cache = tuning_cache.current()
+        cache = self._cache()
         if key is None or cache is None:
             return None
         entry = cache.lookup(key)
@@ -249,13 +291,13 @@ class ConfigChooser:
         for config in candidates:
             if _values(config) == entry.get("config"):
                 stats.hits += 1
-                log.info("autotuning %s: %s, from the cache %s", self.kernel_name, describe_config(config), cache.path)
+                feedback.cached(self.kernel_name, self.backend.name, config, cache.path)
                 return config
         stats.misses += 1  # the kernel's configs changed since: the entry no longer applies
         return None
 
     def _remember(self, key: str | None, config: triton.Config) -> None:
-        cache = tuning_cache.current()
+        cache = self._cache()
         if key is not None and cache is not None:
             cache.store(key, {"kernel": self.kernel_name, "backend": self.backend.name, "config": _values(config)})
 
@@ -280,8 +322,15 @@ class ConfigChooser:
         perf_model = getattr(tuner, "perf_model", None)
         if perf_model:
             top_k = tuner.configs_top_k
-            if isinstance(top_k, float) and top_k <= 1.0:
+            # As Triton 3.9 has it: a fraction of the configs left after early_config_prune, at
+            # least one. (Triton 3.6 took the fraction of all configs, and rounded 0.1 of 3 to none.)
+            if isinstance(top_k, float) and 0.0 < top_k <= 1.0:
                 top_k = max(1, int(len(configs) * top_k))
+            elif isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+                raise KernelArgumentError(
+                    f"kernel {self.kernel_name}(): prune_configs_by's top_k is {top_k!r}; it must be a number of "
+                    "configs (an int, 1 or more) or a fraction of them (a float above 0 and at most 1.0)"
+                )
             if len(configs) > top_k:
                 estimate = {c: perf_model(**params, **options, **c.all_kwargs()) for c in configs}
                 configs = sorted(configs, key=estimate.__getitem__)[:top_k]

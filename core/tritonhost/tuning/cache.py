@@ -11,7 +11,13 @@ Writes take a file lock (filelock), read the file again, add the entry and
 replace the file atomically (a temporary file, then ``os.replace``), so
 concurrent processes never corrupt it or lose each other's entries. A file that
 is not valid JSON of this format is logged and rebuilt, never trusted; nothing
-is ever unpickled. ``TRITONHOST_AUTOTUNE_CACHE=0`` turns the cache off.
+is ever unpickled.
+
+``TRITONHOST_AUTOTUNE_CACHE=0`` turns the cache off for the kernels that do not
+ask for it; a kernel that asks Triton to keep its tuning (``cache_results=True``,
+or every kernel under ``TRITON_CACHE_AUTOTUNING=1``) keeps it here all the same,
+so no one loses the persistence they wrote into their code. With the variable
+set to 0, kernels persist exactly where Triton's own Autotuner would persist them.
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ log = logging.getLogger("tritonhost.autotune")
 
 CACHE_DIR_ENV = "TRITONHOST_CACHE_DIR"
 CACHE_ENV = "TRITONHOST_AUTOTUNE_CACHE"
+#: Triton's own switch (``knobs.autotuning.cache``): every kernel asks to persist.
+TRITON_CACHE_ENV = "TRITON_CACHE_AUTOTUNING"
 FORMAT = "tritonhost-autotune-1"
 FILE_NAME = "autotune.json"
 
 
 def enabled() -> bool:
-    """Whether tuning results persist across processes (the default)."""
+    """Whether tuning results persist across processes for every kernel (the default)."""
     return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
@@ -123,9 +131,9 @@ _caches: dict[Path, TuningCache] = {}
 _caches_lock = threading.Lock()
 
 
-def current() -> TuningCache | None:
-    """The cache of the folder configured now, or None when the cache is off."""
-    if not enabled():
+def current(asked: bool = False) -> TuningCache | None:
+    """The cache of the folder configured now; None when it is off and the kernel did not ``ask`` for it."""
+    if not (asked or enabled()):
         return None
     folder = cache_dir()
     with _caches_lock:
