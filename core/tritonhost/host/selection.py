@@ -70,8 +70,8 @@ class Backend:
             ) from exc
         return self._need(launcher, "tritonhost_make_launcher", "launch kernels")
 
-    def benchmark(self, fn: Callable[[], object]) -> float:
-        result = self._hook.tritonhost_benchmark(backend=self.name, fn=fn)
+    def benchmark(self, fn: Callable[[], object], warmup: int | None = None, rep: int | None = None) -> float:
+        result = self._hook.tritonhost_benchmark(backend=self.name, fn=fn, warmup=warmup, rep=rep)
         return float(self._need(result, "tritonhost_benchmark", "time kernels for the autotuner"))
 
     def make_tma_descriptor(self, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object:
