@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 WORKER = Path(__file__).resolve().parent / "tuning_worker.py"
 
@@ -86,11 +87,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_every_rank_of_a_gloo_job_runs_one_config(tmp_path):
+def _ranks(tmp_path, n, **env):
+    """Two ranks of a process group tuning at once, each with its own cache folder: what each printed."""
     port = _free_port()
     ranks = [
-        subprocess.Popen([sys.executable, str(WORKER), "100", str(rank), "2", str(port)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=_env(tmp_path / f"rank{rank}"))
+        subprocess.Popen([sys.executable, str(WORKER), str(n), str(rank), "2", str(port)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=_env(tmp_path / f"rank{rank}", **env))
         for rank in (0, 1)
     ]
     results = []
@@ -98,10 +100,43 @@ def test_every_rank_of_a_gloo_job_runs_one_config(tmp_path):
         out, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
-    leader, follower = results
+    return results
+
+
+def test_every_rank_of_a_gloo_job_runs_one_config(tmp_path):
+    leader, follower = _ranks(tmp_path, 100)
     # Rank 1's own timings favour config 1, rank 0's config 0: both run rank 0's choice.
     assert leader["block"] == follower["block"] == 16
     assert leader["benchmarked"] == 3 and follower["benchmarked"] == 0
+
+
+def test_when_rank_0_finds_no_config_every_rank_raises(tmp_path):
+    leader, follower = _ranks(tmp_path, 100, TUNING_WORKER_RANK0_FAILS="1")
+    assert "none of its 3 autotune configs can run" in leader["error"] and "OutOfResources" in leader["error"]
+    # Told by rank 0, rather than left waiting for a choice that never comes.
+    assert "rank 0 of the process group found no autotune config" in follower["error"]
+    assert follower["benchmarked"] == 0
+
+
+def _gpus():
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpus() < 2, reason="needs two GPUs for a two-rank NCCL job")
+def test_every_rank_of_an_nccl_job_runs_one_config(tmp_path):
+    leader, follower = _ranks(tmp_path, 1 << 16, TUNING_WORKER_BACKEND="cuda", TUNING_WORKER_DIST="nccl")
+    assert leader["block"] == follower["block"] == 16
+    assert leader["benchmarked"] == 3 and follower["benchmarked"] == 0
+
+
+@pytest.mark.gpu
+def test_a_second_process_on_a_gpu_benchmarks_nothing(tmp_path):
+    # Real timings on the GPU, compiled by Triton: the second process takes the first one's choice.
+    first = _tune(tmp_path, 1 << 20, TUNING_WORKER_BACKEND="cuda")
+    assert first["benchmarked"] == 3 and first["misses"] == 1
+    second = _tune(tmp_path, 1 << 20, TUNING_WORKER_BACKEND="cuda")
+    assert second["benchmarked"] == 0 and second["hits"] == 1 and second["block"] == first["block"]
 
 
 @pytest.mark.parametrize("contents", ["not json at all", "[]", '{"format": "other", "entries": {}}'])
