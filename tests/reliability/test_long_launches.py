@@ -14,6 +14,7 @@ from tritonhost_interpreter import progress
 
 def test_a_large_grid_is_announced_before_it_runs(interpreter, monkeypatch):
     monkeypatch.setattr(progress, "WARN_PROGRAMS", 8)
+    monkeypatch.setattr(progress, "WARN_PROGRAMS_BATCHED", 8)  # the threshold when programs run as batches
     x, y = torch.randn(64), torch.randn(64)
     out = torch.empty(64)
     with pytest.warns(tritonhost.LongLaunchWarning, match=r"kernel add_kernel launches 16 programs \(grid \(16, 1, 1\)\)"):

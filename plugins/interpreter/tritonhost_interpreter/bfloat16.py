@@ -133,7 +133,8 @@ def wrapped_operations(builder: Any) -> dict[str, Callable[..., TensorHandle]]:
     operations["create_dot"] = _dot(builder.create_dot)
     operations["cast_impl"] = _cast(builder.cast_impl)
     # A bf16 constant (`x * 2` with x bf16): Triton 3.6's interpreter has no builder for one.
-    operations["get_bf16"] = lambda value: TensorHandle(round_to_bf16(np.array([value], dtype=np.float32)), tl.bfloat16)
+    # Made through the builder's own fp32 constant, which has the shape its builder's values have.
+    operations["get_bf16"] = lambda value: TensorHandle(round_to_bf16(builder.get_fp32(value).data), tl.bfloat16)
     return operations
 
 

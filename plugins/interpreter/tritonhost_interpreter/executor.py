@@ -32,7 +32,7 @@ from triton.runtime.interpreter import InterpretedFunction, TensorHandle
 from triton.runtime.jit import JITFunction
 
 from tritonhost.plugin_api import DeviceMismatchError, IdentityCache, language_lock, tensors_of
-from tritonhost_interpreter import bfloat16, bounds, progress, semantics
+from tritonhost_interpreter import batching, bfloat16, bounds, progress, semantics
 from tritonhost_interpreter.libdevice import Replacements
 
 # One lock with TTIR generation: the analysis must not see this launch's patches.
@@ -129,23 +129,27 @@ class _Patches:
 
 _active: _Patches | None = None
 _loops = semantics.CompiledLoops()
-_replacements: list[tuple[Any, str, Callable[..., Any]]] = []
+_replacements: dict[int, list[tuple[Any, str, Callable[..., Any]]]] = {}
+_REDUCE_OPS, _SCAN_OPS = triton_interpreter.ReduceOps, triton_interpreter.ScanOps
 
 
 def _semantics(builder: Any) -> list[tuple[Any, str, Callable[..., Any]]]:
-    """``(owner, name, replacement)`` for compiled Triton's semantics, made once (semantics.py, bfloat16.py).
+    """``(owner, name, replacement)`` for compiled Triton's semantics, made once per builder (semantics.py, bfloat16.py).
 
-    The builder is Triton's one module-level instance; its comparisons are wrapped first, so
-    that the bf16 wrappers of the floating-point comparisons give int1 too.
+    Each builder's comparisons are wrapped first, so that the bf16 wrappers of the
+    floating-point comparisons give int1 too. The reductions' replacements (methods of
+    Triton's ReduceOps and ScanOps, which the batched ones inherit) come with Triton's
+    own builder.
     """
-    if not _replacements:
+    if id(builder) not in _replacements:
         comparisons = semantics.comparison_operations(builder)
         made = [(builder, name, operation) for name, operation in comparisons.items()]
         view = _Overlay(builder, comparisons)
         made += [(builder, name, operation) for name, operation in bfloat16.wrapped_operations(view).items()]
-        made += bfloat16.wrapped_reductions(triton_interpreter.ReduceOps, triton_interpreter.ScanOps)
-        _replacements[:] = made
-    return _replacements
+        if builder is triton_interpreter.interpreter_builder:
+            made += bfloat16.wrapped_reductions(_REDUCE_OPS, _SCAN_OPS)
+        _replacements[id(builder)] = made
+    return _replacements[id(builder)]
 
 
 class _Overlay:
@@ -182,12 +186,14 @@ _original_convert = triton_interpreter._implicit_cvt
 @contextlib.contextmanager
 def interpreting(
     fn: Callable[..., Any], kernel: str | None = None, grid: tuple[int, int, int] | None = None
-) -> Iterator[None]:
+) -> Iterator[progress.Progress | None]:
     """Interpreter mode for one launch of ``fn``: knobs set, helpers and libdevice routed, others waiting.
 
     With ``kernel`` (its name) given, every memory access of the launch is bounds-checked
     unless the environment turns checks off (:mod:`tritonhost_interpreter.bounds`); with
-    its ``grid`` too, a slow launch shows its progress (:mod:`tritonhost_interpreter.progress`).
+    its ``grid`` too, a slow launch shows its progress (:mod:`tritonhost_interpreter.progress`),
+    and the progress is what the block receives (a batched run advances it itself).
+    The batched builder gets compiled Triton's semantics too, ready for a batched attempt.
     """
     global _active, _bounds_kernel
     with _lock, knobs.runtime.scope():
@@ -207,19 +213,21 @@ def interpreting(
             patches.set_attr(triton_interpreter.FunctionRewriter, "ast_transformer", _loops)
             patches.set_attr(InterpretedFunction, "rewritten_fn", _rewritten)
             builder = triton_interpreter.interpreter_builder
-            for owner, name, replacement in _semantics(builder):
-                if owner is builder:
-                    patches.set_instance_attr(builder, name, replacement)
-                else:
-                    patches.set_attr(owner, name, replacement)
+            for each in (builder, batching.builder()):
+                for owner, name, replacement in _semantics(each):
+                    if owner is each:
+                        patches.set_instance_attr(each, name, replacement)
+                    else:
+                        patches.set_attr(owner, name, replacement)
             if kernel is not None and bounds.enabled():
                 _bounds_kernel = kernel
                 _check_accesses(patches, builder)
+            shown = None
             if kernel is not None and grid is not None:
                 shown = progress.Progress(kernel, grid)
                 _count_programs(patches, builder, shown)
                 patches.on_restore(shown.close)
-            yield
+            yield shown
         finally:
             patches.restore()
             _active = None

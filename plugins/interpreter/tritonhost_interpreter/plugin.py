@@ -7,6 +7,7 @@ as Triton's interpreter does.
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import time
@@ -29,40 +30,74 @@ from tritonhost.plugin_api import (
     parse_target,
     stable_descriptor,
 )
+from tritonhost_interpreter import batching
 from tritonhost_interpreter.executor import add_bounds_hook, check_tensors, interpreted, interpreting
-from tritonhost_interpreter.progress import warn_if_large
+from tritonhost_interpreter.progress import Progress, warn_if_large
 
 NAME = "interpreter"
 #: Set to 1 to have the autotuner time configs on the CPU instead of taking the first.
 BENCHMARK_ENV = "TRITONHOST_INTERPRETER_BENCHMARK"
 _BENCHMARK_RUNS = 3
+#: triton.testing.do_bench's budgets, for the one of warmup and rep an autotuner leaves out.
+_DO_BENCH_WARMUP_MS, _DO_BENCH_REP_MS = 25, 100
 #: The target whose TTIR the analysis reads: cuda:<capability> or hip:<arch>.
 ANALYSIS_TARGET_ENV = "TRITONHOST_INTERPRETER_ANALYSIS_TARGET"
 DEFAULT_ANALYSIS_TARGET = "cuda:90"
+log = logging.getLogger("tritonhost.interpreter")
 
 
 class InterpreterLauncher:
-    """Launches one kernel through Triton's interpreter, its memory accesses bounds-checked."""
+    """Launches one kernel through Triton's interpreter, its memory accesses bounds-checked.
 
-    __slots__ = ("fn", "name")
+    A launch runs its programs as batches (:mod:`tritonhost_interpreter.batching`) unless
+    ``TRITONHOST_INTERPRETER_BATCH=0``; where batching would change what the kernel
+    means, it runs them one by one, and remembers that for the kernel's specialization.
+    """
+
+    __slots__ = ("_constexprs", "_per_program", "fn", "name")
 
     def __init__(self, kernel: Any) -> None:
         self.fn = interpreted(kernel)
         self.name = self.fn.fn.__name__
         add_bounds_hook(self.fn)
+        self._constexprs = batching.constexpr_names(self.fn)
+        #: Why a specialization runs program by program, by specialization key.
+        self._per_program: dict[tuple[Any, ...], str] = {}
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
-        warn_if_large(self.name, grid)
-        with interpreting(self.fn.fn, self.name, grid):
+        batched = batching.enabled()
+        warn_if_large(self.name, grid, batched=batched)
+        with interpreting(self.fn.fn, self.name, grid) as shown:
             try:
+                if batched and self._run_batched(grid, params, shown):
+                    return
                 self.fn.run(grid=grid, warmup=False, **params)
             except InterpreterError as error:
                 # Triton wraps the kernel's exceptions in its own; ours says more.
                 if isinstance(error.__cause__, OutOfBoundsError):
                     raise error.__cause__.with_traceback(None) from None
                 raise
+
+    def _run_batched(self, grid: Grid3, params: dict[str, Any], shown: Progress | None) -> bool:
+        """Whether the launch ran as batches; if not, nothing it wrote is left."""
+        key = batching.specialization_key(self._constexprs, params)
+        remembered = self._per_program.get(key)
+        if remembered is not None:
+            log.debug("kernel %s runs program by program (as before for this specialization): %s", self.name,
+                      remembered)
+            return False
+        try:
+            batching.run(self.fn, grid, params, self.name, shown)
+        except batching.Fallback as fallback:
+            log.debug("kernel %s, grid %s, runs program by program: %s", self.name, tuple(grid), fallback.reason)
+            if fallback.remember:
+                self._per_program[key] = fallback.reason
+            if shown is not None:
+                shown.restart()
+            return False
+        return True
 
 
 class InterpreterBackend(BackendPlugin):
@@ -82,13 +117,29 @@ class InterpreterBackend(BackendPlugin):
     def make_launcher(self, kernel: Any) -> InterpreterLauncher:
         return InterpreterLauncher(kernel)
 
-    def benchmark(self, fn: Callable[[], object]) -> float:
-        fn()  # the first run rewrites the kernel's source for the interpreter
-        times = []
-        for _ in range(_BENCHMARK_RUNS):
+    def benchmark(self, fn: Callable[[], object], warmup: int | None = None, rep: int | None = None) -> float:
+        """``fn``'s median time in ms over three runs; or, given ``warmup``/``rep`` (ms), as many runs as fit in each.
+
+        The budgets are counted as ``triton.testing.do_bench`` counts them, from one run's time:
+        ``int(budget / run)`` runs, at least one timed.
+        """
+        def _timed(fn: Callable[[], object]) -> float:
             start = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - start)
+            return time.perf_counter() - start
+
+        fn()  # the first run rewrites the kernel's source for the interpreter
+        times = [_timed(fn)]
+        if warmup is None and rep is None:
+            runs = _BENCHMARK_RUNS
+        else:
+            estimate_ms = max(times[0] * 1e3, 1e-6)
+            # The one not given takes triton.testing.do_bench's default, as Triton's Autotuner gives it.
+            for _ in range(int((warmup if warmup is not None else _DO_BENCH_WARMUP_MS) / estimate_ms)):
+                fn()
+            runs = max(1, int((rep if rep is not None else _DO_BENCH_REP_MS) / estimate_ms))
+        while len(times) < runs:
+            times.append(_timed(fn))
         return statistics.median(times) * 1e3
 
     def make_tma_descriptor(self, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object:

@@ -1,0 +1,451 @@
+"""A grid's programs as one batch: Triton's interpreter builder with the program id as a leading dimension.
+
+Triton's interpreter runs a kernel's Python once per program, about a millisecond
+each whatever the block size: the time goes into interpreting, not arithmetic.
+Here the kernel's Python runs once for a whole chunk of programs. Every value's
+NumPy array carries one more, leading, dimension: the program. Its length is the
+chunk's program count where the value differs between programs (``tl.program_id``,
+everything loaded through it) and 1 where it cannot (constants, ``tl.arange``,
+scalar arguments), so NumPy broadcasting mixes the two. A per-program value of data
+shape ``S`` (the interpreter keeps scalars as shape ``(1,)``) is an array of shape
+``(1, *S)`` or ``(B, *S)``; Triton's semantic layer above the builder still sees
+per-program types and shapes, and only the builder's shape-sensitive operations
+shift their axes by one.
+
+What cannot run this way raises a private exception, and the launch runs program by
+program instead (:mod:`tritonhost_interpreter.batching` decides and says why):
+
+- :class:`Divergence`: Python control flow (``if``, ``while``, a ``range`` bound,
+  ``int()``) on a scalar that differs between the chunk's programs;
+- :class:`Unbatchable`: an operation whose meaning depends on programs running one at
+  a time (``atomic_cas``, ``atomic_xchg``, ``tl.debug_barrier``, ``device_print``,
+  inline assembly, tensor descriptors and block pointers), and any builder operation
+  not reviewed for batching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import triton.language as tl
+from triton._C.libtriton import ir
+from triton.runtime import interpreter as triton_interpreter
+from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
+
+from tritonhost_interpreter import semantics
+
+_np_dtype = triton_interpreter._get_np_dtype
+
+
+class Divergence(Exception):
+    """Python control flow on a scalar whose value differs between the batch's programs."""
+
+
+class Unbatchable(Exception):
+    """An operation whose meaning depends on programs running one at a time."""
+
+
+def _lead(data: np.ndarray) -> int:
+    return int(data.shape[0])
+
+
+def _handle(data: np.ndarray, dtype: Any) -> TensorHandle:
+    return TensorHandle(data, dtype)
+
+
+def _common(*arrays: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
+    """The arrays broadcast to one shape, contiguous (Triton's C++ helpers index them flat)."""
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    if batch is not None:
+        shape = (batch, *shape[1:])
+    return [np.ascontiguousarray(np.broadcast_to(a, shape)) for a in arrays]
+
+
+#: Builder operations that act element by element, or along trailing axes only: NumPy
+#: broadcasting over the leading program dimension gives each program its own result.
+ELEMENTWISE = frozenset({
+    "create_add", "create_addptr", "create_and", "create_approx_divf", "create_ashr", "create_bitcast",
+    "create_ceil", "create_clampf", "create_cos", "create_dot", "create_erf", "create_exp", "create_exp2",
+    "create_fabs", "create_fadd", "create_fdiv", "create_floor", "create_fmul", "create_fneg", "create_fp_ext",
+    "create_fp_to_fp", "create_fp_to_si", "create_fp_to_ui", "create_fp_trunc", "create_frem", "create_fsub",
+    "create_iabs", "create_idiv", "create_int_cast", "create_int_to_ptr", "create_log", "create_log2",
+    "create_lshr", "create_maximumf", "create_maxnumf", "create_maxsi", "create_maxui", "create_minimumf",
+    "create_minnumf", "create_minsi", "create_minui", "create_mul", "create_or", "create_precise_divf",
+    "create_precise_sqrt", "create_ptr_to_int", "create_rsqrt", "create_sdiv", "create_select", "create_shl",
+    "create_si_to_fp", "create_sin", "create_split", "create_sqrt", "create_srem", "create_sub", "create_udiv",
+    "create_ui_to_fp", "create_umulhi", "create_urem", "create_xor", "create_load", "create_store",
+    "create_assert", "create_assume",
+    *(f"create_icmp{k}" for k in ("EQ", "NE", "SGE", "SGT", "SLE", "SLT", "UGE", "UGT", "ULE", "ULT")),
+    *(f"create_fcmp{k}" for k in ("OEQ", "OGE", "OGT", "OLE", "OLT", "ONE", "UEQ", "UGE", "UGT", "ULE", "ULT",
+                                  "UNE")),
+})
+
+#: Why an operation makes a launch run program by program.
+ORDERED = {
+    "create_atomic_cas": "atomic_cas (a lock or a compare-and-swap protocol depends on the order programs run in)",
+    "create_barrier": "tl.debug_barrier (its meaning is per program)",
+    "create_print": "device_print (its output is per program)",
+    "create_inline_asm": "inline assembly",
+    "create_extern_elementwise": "an external elementwise function",
+}
+
+
+class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
+    """Triton's interpreter builder over a chunk of programs at once (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grid_dim = (1, 1, 1)
+        self.grid_idx = None
+        self.batch = 0
+        self._program_ids: list[np.ndarray] = []
+        #: Called before each memory access: (access, pointers, mask, item size); may raise.
+        self.before_access: Callable[[str, np.ndarray, np.ndarray, int], None] | None = None
+        #: The largest per-program block seen, in elements (to size the next chunk).
+        self.peak_elements = 1
+
+    # --- the chunk ---------------------------------------------------------------------------
+
+    def set_grid_dim(self, nx: int, ny: int, nz: int) -> None:
+        self.grid_dim = (nx, ny, nz)
+
+    def set_grid_idx(self, x: int, y: int, z: int) -> None:
+        raise Unbatchable("a program id set one program at a time")
+
+    def set_programs(self, start: int, stop: int) -> None:
+        """Run the programs ``start`` to ``stop`` (exclusive) in launch order: x slowest, as Triton loops."""
+        _, ny, nz = self.grid_dim
+        linear = np.arange(start, stop, dtype=np.int64)
+        ids = [linear // (ny * nz), (linear // nz) % ny, linear % nz]
+        self.batch = stop - start
+        # An id equal across the chunk stays one value, so what follows from it is computed once.
+        self._program_ids = [
+            (i[:1] if i[0] == i[-1] else i).astype(np.int32).reshape(-1, 1) for i in ids
+        ]
+        self.peak_elements = 1
+
+    def program_ids(self) -> np.ndarray:
+        """The chunk's program ids, one row (x, y, z) per program."""
+        return np.stack([np.broadcast_to(i[:, 0], (self.batch,)) for i in self._program_ids], axis=1)
+
+    def _seen(self, shape: Iterable[int]) -> None:
+        size = int(np.prod(tuple(shape), dtype=np.int64))
+        self.peak_elements = max(self.peak_elements, size)
+
+    # --- constants and the programming model ---------------------------------------------------
+
+    def create_get_program_id(self, axis: int) -> TensorHandle:
+        return _handle(self._program_ids[axis], tl.int32)
+
+    def create_get_num_programs(self, axis: int) -> TensorHandle:
+        return _handle(np.array([[self.grid_dim[axis]]], dtype=np.int32), tl.int32)
+
+    def create_make_range(self, ret_ty: Any, start: int, stop: int) -> TensorHandle:
+        self._seen([stop - start])
+        return _handle(np.arange(start, stop, dtype=np.int32)[None], tl.int32)
+
+    # --- shapes --------------------------------------------------------------------------------
+
+    def create_splat(self, ret_ty: Any, arg: TensorHandle) -> TensorHandle:
+        shape = list(ret_ty.shape)
+        data = arg.data if arg.data.ndim >= 2 else arg.data.reshape(1, -1)
+        first = data.reshape(_lead(data), -1)[:, :1].astype(_np_dtype(arg.dtype), copy=False)
+        self._seen(shape)
+        out = np.broadcast_to(first.reshape(_lead(data), *([1] * len(shape))), (_lead(data), *shape))
+        return _handle(out, arg.dtype.scalar)
+
+    def create_unsplat(self, arg: TensorHandle) -> TensorHandle:
+        data = arg.data
+        return _handle(data.reshape(_lead(data), -1)[:, :1], arg.dtype.scalar)
+
+    def create_broadcast(self, arg: TensorHandle, shape: list[int]) -> TensorHandle:
+        self._seen(shape)
+        return _handle(np.broadcast_to(arg.data, (_lead(arg.data), *shape)), arg.dtype.scalar)
+
+    def create_expand_dims(self, arg: TensorHandle, axis: int) -> TensorHandle:
+        return _handle(np.expand_dims(arg.data, axis + 1 if axis >= 0 else axis), arg.dtype.scalar)
+
+    def create_reshape(self, arg: TensorHandle, shape: list[int], allow_reorder: bool) -> TensorHandle:
+        data = arg.data
+        return _handle(data.reshape(_lead(data), *(list(shape) or [1])), arg.dtype.scalar)
+
+    def create_trans(self, arg: TensorHandle, perm: list[int]) -> TensorHandle:
+        return _handle(np.transpose(arg.data, (0, *(p + 1 for p in perm))), arg.dtype.scalar)
+
+    def create_cat(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        lead = max(_lead(lhs.data), _lead(rhs.data))
+        parts = [np.broadcast_to(d, (lead, *d.shape[1:])) for d in (lhs.data, rhs.data)]
+        return _handle(np.concatenate(parts, axis=1), lhs.dtype.scalar)
+
+    def create_join(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        a, b = np.broadcast_arrays(lhs.data, rhs.data)
+        return _handle(np.stack([a, b], axis=-1), lhs.dtype.scalar)
+
+    def create_gather(self, src: TensorHandle, indices: TensorHandle, axis: int) -> TensorHandle:
+        lead = max(_lead(src.data), _lead(indices.data))
+        data = np.broadcast_to(src.data, (lead, *src.data.shape[1:]))
+        index = np.broadcast_to(indices.data, (lead, *indices.data.shape[1:]))
+        return _handle(np.take_along_axis(data, index, axis=axis + 1), src.dtype.scalar)
+
+    def create_histogram(self, data: TensorHandle, bins: int, mask: TensorHandle | None) -> TensorHandle:
+        values = data.data.reshape(_lead(data.data), -1).astype(np.int64)
+        valid = (values >= 0) & (values < bins)
+        if mask is not None:
+            valid &= np.broadcast_to(mask.data, data.data.shape).reshape(values.shape)
+        rows = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)
+        counts = np.bincount((rows * bins + values)[valid], minlength=values.shape[0] * bins)
+        return _handle(counts.reshape(values.shape[0], bins).astype(np.int32), tl.int32)
+
+    def create_fma(self, x: TensorHandle, y: TensorHandle, z: TensorHandle) -> TensorHandle:
+        # Triton's fma hands broadcast views to C++, which reads them as dense.
+        a, b, c = _common(x.data, y.data, z.data)
+        return super().create_fma(_handle(a, x.dtype), _handle(b, y.dtype), _handle(c, z.dtype))  # type: ignore[no-any-return]
+
+    # --- memory --------------------------------------------------------------------------------
+
+    def _check(self, access: str, pointers: np.ndarray, mask: np.ndarray, item_type: Any) -> None:
+        if self.before_access is not None:
+            self.before_access(access, pointers, mask, max(1, int(item_type.primitive_bitwidth) // 8))
+
+    def create_masked_load(self, ptrs: TensorHandle, mask: TensorHandle, other: TensorHandle | None,
+                           *rest: Any) -> TensorHandle:
+        element = ptrs.get_element_ty()
+        dtype = _np_dtype(element)
+        other_data = np.zeros((1,) * ptrs.data.ndim, dtype=dtype) if other is None else other.data
+        pointers, active, fill = _common(ptrs.data, mask.data, other_data)
+        self._seen(pointers.shape[1:])
+        self._check("load", pointers, active, element)
+        return _handle(triton_interpreter._interpreter.load(pointers, active, fill.astype(dtype, copy=False), dtype),
+                       element)
+
+    def create_masked_store(self, ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any) -> None:
+        # Elements are written in C order, so where programs store to one address the
+        # highest program id writes last, as when programs run in order.
+        pointers, values, active = _common(ptrs.data, value.data, mask.data)
+        self._check("store", pointers, active, ptrs.get_element_ty())
+        triton_interpreter._interpreter.store(pointers, values, active)
+
+    def create_atomic_rmw(self, op: Any, ptr: TensorHandle, val: TensorHandle, mask: TensorHandle,
+                          sem: Any, scope: Any) -> TensorHandle:
+        if op == ir.ATOMIC_OP.XCHG:
+            raise Unbatchable("atomic_xchg (its result depends on the order programs run in)")
+        # Every program performs the atomic, even where its operands are equal across programs.
+        pointers, values, active = _common(ptr.data, val.data, mask.data, batch=self.batch)
+        self._check("atomic", pointers, active, ptr.get_element_ty())
+        return super().create_atomic_rmw(  # type: ignore[no-any-return]
+            op, _handle(pointers, ptr.dtype), _handle(values, val.dtype), _handle(active, tl.int1), sem, scope
+        )
+
+
+def _constant(name: str) -> Callable[..., TensorHandle]:
+    original = getattr(InterpreterBuilder, name)
+
+    def make(self: BatchedBuilder, *args: Any) -> TensorHandle:
+        made = original(self, *args)
+        return _handle(made.data.reshape(1, -1), made.dtype)
+
+    make.__name__ = name
+    return make
+
+
+def _refused(name: str) -> Callable[..., Any]:
+    reason = ORDERED.get(name, f"{name.removeprefix('create_')} (not reviewed for batching)")
+
+    def refuse(self: BatchedBuilder, *args: Any, **kwargs: Any) -> Any:
+        raise Unbatchable(reason)
+
+    refuse.__name__ = name
+    return refuse
+
+
+def _complete_builder() -> None:
+    """Constants made with a program dimension; every operation not reviewed for batching refused."""
+    for name in dir(InterpreterBuilder):
+        if name in vars(BatchedBuilder):
+            continue
+        if name.startswith("get_") and not name.endswith("_ty") and name not in ("get_cache_policy",):
+            setattr(BatchedBuilder, name, _constant(name))
+        elif name.startswith("create_") and name not in ELEMENTWISE:
+            setattr(BatchedBuilder, name, _refused(name))
+
+
+_complete_builder()
+
+
+# --- reductions and scans --------------------------------------------------------------------
+
+
+def _per_program(data: np.ndarray, dtype: Any) -> tl.tensor:
+    """A batched array as the tensor the kernel sees: its type has the per-program shape."""
+    dtype = dtype.scalar if hasattr(dtype, "scalar") else dtype
+    if data.ndim <= 1:
+        return tl.core.tensor(_handle(data.reshape(-1, 1), dtype), dtype)
+    return tl.core.tensor(_handle(data, dtype), tl.block_type(dtype, list(data.shape[1:])))
+
+
+def _combine(fn: Any, left: list[tl.tensor], right: list[tl.tensor], shape: tuple[int, ...]) -> list[np.ndarray]:
+    result = fn(*left, *right)
+    results = result if isinstance(result, tuple) else (result,)
+    out = []
+    for value, like in zip(results, left):
+        data = value.handle.data if isinstance(value, tl.core.tensor) else np.asarray(value)
+        out.append(np.broadcast_to(data, shape).astype(like.handle.data.dtype, copy=False))
+    return out
+
+
+class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
+    """``tl.reduce`` over a batch: the per-program axis moved past the program dimension."""
+
+    axis: Any
+    keep_dims: bool
+
+    def apply(self, input: Any) -> Any:
+        if not isinstance(input, tuple):
+            return self.apply((input,))[0]
+        self.check_tensor(input)
+        shape = list(input[0].shape)
+        keep_dims = self.keep_dims
+        if self.axis is None:
+            # Each program's block flattened, reduced along its one axis.
+            input = tuple(_per_program(t.handle.data.reshape(_lead(t.handle.data), -1), t.dtype) for t in input)
+            self.axis, self.keep_dims = 1, False
+        else:
+            self.axis = (self.axis % max(1, len(shape))) + 1
+        ret = self.apply_impl(input)
+        ret = tuple(ret) if isinstance(ret, (list, tuple)) else (ret,)
+        if keep_dims and self.keep_dims is False and shape:  # axis=None with keep_dims
+            ret = tuple(_per_program(r.handle.data.reshape(-1, *([1] * len(shape))), r.dtype) for r in ret)
+        return ret
+
+    def to_tensor(self, ret: Any, dtype: Any) -> tl.tensor:
+        return _per_program(np.asarray(ret).astype(_np_dtype(dtype)), dtype)
+
+    def generic_reduce(self, input: Any) -> list[tl.tensor]:
+        # A tree of combines over adjacent pairs, each one NumPy call over every program:
+        # log2(n) interpreted combines rather than one per element. Combine functions are
+        # associative (a GPU reduces in a tree too); floats may round differently from a
+        # left-to-right fold, within what reordering a sum allows.
+        values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
+        lead = max(_lead(v) for v in values)
+        values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]
+        dtypes = [t.dtype for t in input]
+        while values[0].shape[-1] > 1:
+            n = values[0].shape[-1]
+            pairs = n // 2
+            left = [_per_program(np.ascontiguousarray(v[..., 0:2 * pairs:2]), d) for v, d in zip(values, dtypes)]
+            right = [_per_program(np.ascontiguousarray(v[..., 1:2 * pairs:2]), d) for v, d in zip(values, dtypes)]
+            combined = _combine(self.combine_fn.fn, left, right, left[0].handle.data.shape)
+            if n % 2:
+                combined = [np.concatenate([c, v[..., -1:]], axis=-1) for c, v in zip(combined, values)]
+            values = combined
+        out = []
+        for v, d in zip(values, dtypes):
+            result = v[..., 0]
+            if self.keep_dims:
+                result = np.expand_dims(result, self.axis)
+            out.append(self.to_tensor(result, d))
+        return out
+
+
+class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
+    """``tl.associative_scan`` over a batch: the per-program axis moved past the program dimension."""
+
+    axis: Any
+
+    def apply(self, input: Any) -> Any:
+        if not isinstance(input, tuple):
+            return self.apply((input,))[0]
+        self.check_tensor(input)
+        self.axis = (self.axis % max(1, len(input[0].shape))) + 1
+        ret = self.apply_impl(input)
+        return tuple(ret) if isinstance(ret, (list, tuple)) else (ret,)
+
+    def to_tensor(self, ret: Any, dtype: Any) -> tl.tensor:
+        return _per_program(np.asarray(ret).astype(_np_dtype(dtype)), dtype)
+
+    def generic_scan(self, input: Any) -> list[tl.tensor]:
+        # Step by step along the axis, as Triton's interpreter does, each step one NumPy
+        # call over every program and every other axis.
+        values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
+        lead = max(_lead(v) for v in values)
+        values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]
+        dtypes = [t.dtype for t in input]
+        outs = [np.empty(v.shape, dtype=v.dtype) for v in values]
+        for out, v in zip(outs, values):
+            out[..., 0] = v[..., 0]
+        for k in range(1, values[0].shape[-1]):
+            acc = [_per_program(np.ascontiguousarray(o[..., k - 1]), d) for o, d in zip(outs, dtypes)]
+            item = [_per_program(np.ascontiguousarray(v[..., k]), d) for v, d in zip(values, dtypes)]
+            for out, result in zip(outs, _combine(self.combine_fn.fn, acc, item, acc[0].handle.data.shape)):
+                out[..., k] = result
+        return [self.to_tensor(np.moveaxis(o, -1, self.axis), d) for o, d in zip(outs, dtypes)]
+
+
+# --- Python's view of a batched scalar ----------------------------------------------------------
+
+
+def uniform_scalar(tensor: Any) -> Any:
+    """The one value a scalar has in every program of the batch, or :class:`Divergence`."""
+    data = tensor.handle.data
+    flat = data.reshape(_lead(data), -1) if data.ndim else data.reshape(1, 1)
+    if flat.shape[1] != 1:
+        return None
+    if flat.shape[0] > 1 and not (flat == flat[0]).all():
+        raise Divergence(f"Python control flow on a value that differs between programs ({_sample(flat[:, 0])})")
+    return flat[0, 0]
+
+
+def _sample(values: np.ndarray) -> str:
+    shown = ", ".join(str(v) for v in np.unique(values)[:4])
+    return f"values {shown}{', ...' if np.unique(values).size > 4 else ''}"
+
+
+def _bool(self: Any) -> bool:
+    value = uniform_scalar(self)
+    return True if value is None else bool(value)  # a block is true, as in Triton's interpreter
+
+
+def _index(self: Any) -> int:
+    value = uniform_scalar(self)
+    if value is None:
+        raise TypeError("only a scalar tensor converts to an index")
+    return int(value)
+
+
+def _transpose(self: Any) -> tl.tensor:
+    data = self.handle.data
+    axes = list(range(data.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    shape = list(self.type.shape)
+    shape[-1], shape[-2] = shape[-2], shape[-1]
+    return tl.core.tensor(_handle(np.transpose(data, axes), self.handle.dtype), tl.block_type(self.dtype, shape))
+
+
+def patch_tensor_methods(original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """Triton's patches of ``tl.tensor`` for the interpreter, with batched truth, index and ``.T``."""
+
+    def patch(tensor: Any, scope: Any) -> None:
+        original(tensor, scope)
+        scope.set_attr(tensor, "__bool__", _bool)
+        scope.set_attr(tensor, "__index__", _index)
+        scope.set_attr(tensor, "T", property(_transpose))
+
+    return patch
+
+
+def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
+    """:func:`semantics.tensor_loop` with each index one value for the whole batch."""
+    for index in semantics.tensor_loop(indices):
+        yield tl.tensor(_handle(index.handle.data.reshape(1, 1), index.handle.dtype), index.type)
+
+
+def lift(value: Any) -> Any:
+    """A converted kernel argument with the program dimension (of length 1: arguments are the same for all)."""
+    if isinstance(value, tl.core.tensor) and isinstance(value.handle, TensorHandle):
+        return tl.core.tensor(_handle(value.handle.data.reshape(1, *value.handle.data.shape), value.handle.dtype),
+                              value.type)
+    if isinstance(value, tuple):
+        return triton_interpreter._tuple_create(value, [lift(v) for v in value])
+    return value

@@ -1,0 +1,227 @@
+"""Running a launch's programs as batches, and deciding when it must run program by program instead.
+
+The launch's grid is cut into chunks of programs in launch order, and the kernel's
+Python runs once per chunk on :class:`~tritonhost_interpreter.batched.BatchedBuilder`
+(the first chunk is small; later ones are sized so that a value holds about
+:data:`CHUNK_ELEMENTS` elements). A launch runs program by program, as Triton's
+interpreter runs it, when:
+
+1. ``TRITONHOST_INTERPRETER_BATCH=0`` asks for it;
+2. the kernel's Python takes a branch, a loop bound or an index from a scalar that
+   differs between programs (:class:`~tritonhost_interpreter.batched.Divergence`);
+3. it performs an operation whose meaning depends on programs running one at a time:
+   ``atomic_cas``, ``atomic_xchg``, ``tl.debug_barrier``, ``device_print``, inline
+   assembly, or an operation not reviewed for batching (tensor descriptors, block
+   pointers...) (:class:`~tritonhost_interpreter.batched.Unbatchable`);
+4. the batched attempt raises anything else (an out-of-bounds access, a failed
+   ``device_assert``): the launch runs again program by program, so that the error, the
+   program it names and the memory written before it are exactly those of that path.
+
+In every case the memory the attempt wrote is put back first
+(:mod:`tritonhost_interpreter.snapshot`), the reason goes to the ``tritonhost.interpreter``
+logger at DEBUG, and for 2 and 3 the kernel's specialization is remembered, so its later
+launches go straight to the per-program path.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from triton.runtime import interpreter as triton_interpreter
+from triton.runtime.interpreter import GridExecutor, InterpretedFunction
+
+from tritonhost.plugin_api import OutOfBoundsError, tensors_of
+from tritonhost_interpreter import bounds, semantics
+from tritonhost_interpreter.batched import (
+    BatchedBuilder,
+    BatchedReduceOps,
+    BatchedScanOps,
+    Divergence,
+    Unbatchable,
+    lift,
+    patch_tensor_methods,
+    tensor_loop,
+)
+from tritonhost_interpreter.progress import Progress
+from tritonhost_interpreter.snapshot import WriteJournal
+
+log = logging.getLogger("tritonhost.interpreter")
+
+#: Set to 0 to run every launch program by program, as Triton's interpreter does.
+BATCH_ENV = "TRITONHOST_INTERPRETER_BATCH"
+#: Programs in a launch's first chunk, before the size of its blocks is known.
+FIRST_CHUNK = 64
+#: Later chunks hold about this many elements in their largest per-program block times programs.
+CHUNK_ELEMENTS = 1 << 21
+
+
+def enabled() -> bool:
+    """Whether launches run their programs as batches (the default)."""
+    return os.environ.get(BATCH_ENV, "0").strip() not in ("0", "false", "no", "off")
+
+
+class Fallback(Exception):
+    """The batched attempt was abandoned and its writes put back; run the launch program by program."""
+
+    def __init__(self, reason: str, remember: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remember = remember
+
+
+def constexpr_names(fn: InterpretedFunction) -> frozenset[str]:
+    """The kernel's constexpr parameters, as Triton's interpreter finds them."""
+    return frozenset(GridExecutor(fn.fn, fn.arg_names, (1, 1, 1)).constexprs)
+
+
+def specialization_key(constexprs: frozenset[str], params: dict[str, Any]) -> tuple[Any, ...]:
+    """What decides whether a kernel diverges, as far as it can be known before it runs.
+
+    Constexprs by value; tensors by dtype; integers as Triton specializes them (equal to
+    1, divisible by 16). Divergence that depends on other integer values or on data is
+    remembered under the same key, which errs towards the per-program path.
+    """
+    key: list[Any] = []
+    for name, value in sorted(params.items()):
+        if name in constexprs:
+            key.append((name, repr(value)))
+        elif isinstance(value, torch.Tensor):
+            key.append((name, str(value.dtype)))
+        elif isinstance(value, bool) or not isinstance(value, int):
+            key.append((name, type(value).__name__))
+        else:
+            key.append((name, value == 1, value % 16 == 0))
+    return tuple(key)
+
+
+def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,
+        progress: Progress | None) -> None:
+    """Run one launch as batches of programs, or raise :class:`Fallback` with its writes put back."""
+    rewritten = fn.rewrite()
+    executor = GridExecutor(rewritten, fn.arg_names, grid, fn.pre_run_hooks)
+    spec = inspect.getfullargspec(rewritten)
+    accepted = set(spec.args) | set(spec.kwonlyargs)
+    kwargs = {name: value for name, value in params.items() if name in accepted}
+    _, host = executor._init_args_hst((), kwargs)
+    for hook in fn.pre_run_hooks:
+        hook(**host)
+    tensors = list(tensors_of(host))
+    journal = WriteJournal(tensors)
+    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
+    builder = _builder
+    builder.before_access = _access_hook(builder, journal, checker)
+    try:
+        with _batched_language(builder):
+            scope = triton_interpreter._patch_lang(rewritten)
+            try:
+                args = inspect.getcallargs(rewritten, **host)
+                args = {name: value if name in executor.constexprs else lift(triton_interpreter._implicit_cvt(value))
+                        for name, value in args.items()}
+                builder.set_grid_dim(*grid)
+                for start, stop in _chunks(grid, builder, rewritten, args):
+                    if progress is not None:
+                        progress.advance(stop - start)
+            finally:
+                scope.restore()
+    except KeyboardInterrupt:
+        journal.restore()
+        raise
+    except Exception as error:
+        journal.restore()
+        raise _fallback(error) from error
+    finally:
+        builder.before_access = None
+    if any(t.device.type != "cpu" for _, t in tensors_of(params)):
+        executor._restore_args_dev((), (), kwargs, host)
+
+
+def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, kernel: Any, args: dict[str, Any]) -> Iterator[
+        tuple[int, int]]:
+    """Run the kernel over consecutive chunks of the grid, yielding each chunk once it has run."""
+    total = grid[0] * grid[1] * grid[2]
+    start, size = 0, min(total, FIRST_CHUNK)
+    while start < total:
+        stop = min(total, start + size)
+        builder.set_programs(start, stop)
+        kernel(**args)
+        yield start, stop
+        start = stop
+        size = max(1, CHUNK_ELEMENTS // max(1, builder.peak_elements))
+
+
+def _fallback(error: BaseException) -> Fallback:
+    cause = _find(error)
+    if isinstance(cause, (Divergence, Unbatchable)):
+        return Fallback(str(cause), remember=True)
+    if isinstance(cause, OutOfBoundsError):
+        return Fallback("an out-of-bounds access: the per-program path names the program", remember=False)
+    return Fallback(f"{type(cause).__name__}: {cause}", remember=False)
+
+
+def _find(error: BaseException) -> BaseException:
+    """Our own exception inside the chain Triton's wrappers (InterpreterError) put around it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (Divergence, Unbatchable, OutOfBoundsError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return error
+
+
+def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds.BoundsChecker | None) -> Any:
+    def before(access: str, pointers: np.ndarray, mask: np.ndarray, item_size: int) -> None:
+        if checker is not None:
+            # The program named is the chunk's first; the per-program rerun names the exact one.
+            checker.check(access, pointers, mask, item_size, builder.program_ids()[0])
+        if access != "load":
+            journal.before_write(pointers[mask], item_size)
+
+    return before
+
+
+class _batched_language:
+    """For the attempt: the batched builder under Triton's semantic layer, with batched reductions,
+    scans, loop indices and truth values. Entered after the launch's other patches, left before
+    a per-program rerun."""
+
+    def __init__(self, builder: BatchedBuilder) -> None:
+        self.builder = builder
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def _set(self, owner: Any, name: str, value: Any) -> None:
+        self._undo.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def __enter__(self) -> None:
+        try:
+            semantic = triton_interpreter.interpreter_semantic
+            self._set(semantic, "builder", self.builder)
+            # Triton 3.6 makes its semantic objects from this module attribute on each patch.
+            self._set(triton_interpreter, "interpreter_builder", self.builder)
+            self._set(triton_interpreter, "ReduceOps", BatchedReduceOps)
+            self._set(triton_interpreter, "ScanOps", BatchedScanOps)
+            self._set(triton_interpreter, "_patch_lang_tensor",
+                      patch_tensor_methods(triton_interpreter._patch_lang_tensor))
+            self._set(semantics, "tensor_loop", tensor_loop)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        while self._undo:
+            owner, name, value = self._undo.pop()
+            setattr(owner, name, value)
+
+
+_builder = BatchedBuilder()
+
+
+def builder() -> BatchedBuilder:
+    """The one batched builder (launches are serialized by the interpreter's lock)."""
+    return _builder

@@ -1,0 +1,57 @@
+"""Argument memory saved before a batched attempt first writes it, and put back if the attempt is abandoned.
+
+A batched launch that meets divergence part-way has already stored, and the launch
+then runs again program by program. An in-place kernel (``x += 1``) would apply
+twice. So before the first store or atomic that reaches a tensor argument, the bytes
+that argument spans are copied; abandoning the attempt copies them back. Arguments
+the attempt only reads cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from tritonhost_interpreter.bounds import Extent
+
+
+class WriteJournal:
+    """The spans of a launch's tensor arguments, each copied once before it is first written."""
+
+    def __init__(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        self._spans: list[tuple[int, int, torch.Tensor]] = []
+        for name, tensor in tensors:
+            extent = Extent.of(name, tensor)
+            if extent is not None:
+                self._spans.append((extent.low, extent.high, _bytes(tensor, extent.low, extent.high)))
+        self._saved: dict[int, torch.Tensor] = {}
+
+    def before_write(self, addresses: np.ndarray, item_size: int) -> None:
+        """Save every argument that the active ``addresses`` (already masked) may reach."""
+        if addresses.size == 0 or len(self._saved) == len(self._spans):
+            return
+        low, high = int(addresses.min()), int(addresses.max()) + item_size
+        for index, (start, stop, span) in enumerate(self._spans):
+            if index not in self._saved and start < high and low < stop:
+                self._saved[index] = span.clone()
+
+    def restore(self) -> None:
+        """Put back every saved span (aliased arguments saved the same bytes, so order does not matter)."""
+        for index, saved in self._saved.items():
+            self._spans[index][2].copy_(saved)
+        self._saved.clear()
+
+    @property
+    def saved(self) -> int:
+        """How many arguments were saved."""
+        return len(self._saved)
+
+
+def _bytes(tensor: torch.Tensor, low: int, high: int) -> torch.Tensor:
+    """The bytes ``[low, high)`` of ``tensor``'s storage, as a uint8 tensor sharing that memory."""
+    storage = tensor.untyped_storage()
+    whole = torch.empty(0, dtype=torch.uint8, device=tensor.device).set_(storage)
+    start = low - storage.data_ptr()
+    return whole[start:start + (high - low)]
