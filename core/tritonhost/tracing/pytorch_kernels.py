@@ -52,7 +52,21 @@ def adopt_pytorch_kernels(graph_module: torch.fx.GraphModule) -> int:
     ``triton_kernel_wrapper_mutation`` (in a Dynamo graph) becomes
     ``tritonhost_kernel_mutation``; ``triton_kernel_wrapper_functional`` (after
     AOTAutograd, from a ``triton_op``) becomes ``tritonhost_kernel_functional``.
+    Nested graphs are rewritten too: Dynamo records an ``autograd.Function`` (the way
+    kernel libraries give their kernels a backward) as ``autograd_function_apply``
+    over a forward and a backward subgraph, and the launches sit in those; a launch
+    left there in PyTorch's form would reach AOTAutograd with PyTorch's analysis
+    rather than tritonhost's.
     """
+    adopted = 0
+    for module in graph_module.modules():
+        if isinstance(module, torch.fx.GraphModule):
+            adopted += _adopt_in(module)
+    return adopted
+
+
+def _adopt_in(graph_module: torch.fx.GraphModule) -> int:
+    """:func:`adopt_pytorch_kernels` for the nodes of one graph, not those of its subgraphs."""
     adopted = 0
     for node in graph_module.graph.nodes:
         if node.op != "call_function" or node.target not in (
