@@ -212,7 +212,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
             "kernels": per_kernel,
         }, indent=2))
         return 0
-    state = "on" if tuning_cache.enabled() else f"off ({tuning_cache.CACHE_ENV}=0)"
+    state = "on" if tuning_cache.enabled() else (
+        f"off ({tuning_cache.CACHE_ENV}=0) but for kernels with cache_results=True, or all of them under "
+        f"{tuning_cache.TRITON_CACHE_ENV}=1"
+    )
     print(f"{cache.path}: {len(entries)} entries, {size} bytes; the cache is {state}")
     for kernel, count in sorted(per_kernel.items()):
         print(f"  {kernel}: {count} entr{'y' if count == 1 else 'ies'}")
