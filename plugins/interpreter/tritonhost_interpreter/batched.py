@@ -60,7 +60,14 @@ def _common(*arrays: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     if batch is not None:
         shape = (batch, *shape[1:])
-    return [np.ascontiguousarray(np.broadcast_to(a, shape)) for a in arrays]
+    return [_dense(a, shape) for a in arrays]
+
+
+def _dense(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    # Triton 3.6's C++ helpers also ask for writeable arrays, which broadcast views are not.
+    if array.shape == shape and array.flags.c_contiguous and array.flags.writeable:
+        return array
+    return np.array(np.broadcast_to(array, shape), order="C")
 
 
 #: Builder operations that act element by element, or along trailing axes only: NumPy
@@ -285,13 +292,15 @@ def _per_program(data: np.ndarray, dtype: Any) -> tl.tensor:
     return tl.core.tensor(_handle(data, dtype), tl.block_type(dtype, list(data.shape[1:])))
 
 
-def _combine(fn: Any, left: list[tl.tensor], right: list[tl.tensor], shape: tuple[int, ...]) -> list[np.ndarray]:
-    result = fn(*left, *right)
+def _combine(fn: Any, left: list[np.ndarray], right: list[np.ndarray], dtypes: list[Any]) -> list[np.ndarray]:
+    """The combine function over whole arrays of operands, each result shaped as its left operand."""
+    result = fn(*(_per_program(a, d) for a, d in zip(left, dtypes)), *(_per_program(a, d) for a, d in zip(right, dtypes)))
     results = result if isinstance(result, tuple) else (result,)
     out = []
     for value, like in zip(results, left):
         data = value.handle.data if isinstance(value, tl.core.tensor) else np.asarray(value)
-        out.append(np.broadcast_to(data, shape).astype(like.handle.data.dtype, copy=False))
+        typed = _per_program(like, dtypes[0]).handle.data.shape  # a scalar per program is (L, 1)
+        out.append(np.broadcast_to(data, typed).reshape(like.shape).astype(like.dtype, copy=False))
     return out
 
 
@@ -334,9 +343,9 @@ class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
         while values[0].shape[-1] > 1:
             n = values[0].shape[-1]
             pairs = n // 2
-            left = [_per_program(np.ascontiguousarray(v[..., 0:2 * pairs:2]), d) for v, d in zip(values, dtypes)]
-            right = [_per_program(np.ascontiguousarray(v[..., 1:2 * pairs:2]), d) for v, d in zip(values, dtypes)]
-            combined = _combine(self.combine_fn.fn, left, right, left[0].handle.data.shape)
+            left = [np.ascontiguousarray(v[..., 0:2 * pairs:2]) for v in values]
+            right = [np.ascontiguousarray(v[..., 1:2 * pairs:2]) for v in values]
+            combined = _combine(self.combine_fn.fn, left, right, dtypes)
             if n % 2:
                 combined = [np.concatenate([c, v[..., -1:]], axis=-1) for c, v in zip(combined, values)]
             values = combined
@@ -376,9 +385,9 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
         for out, v in zip(outs, values):
             out[..., 0] = v[..., 0]
         for k in range(1, values[0].shape[-1]):
-            acc = [_per_program(np.ascontiguousarray(o[..., k - 1]), d) for o, d in zip(outs, dtypes)]
-            item = [_per_program(np.ascontiguousarray(v[..., k]), d) for v, d in zip(values, dtypes)]
-            for out, result in zip(outs, _combine(self.combine_fn.fn, acc, item, acc[0].handle.data.shape)):
+            acc = [np.ascontiguousarray(o[..., k - 1]) for o in outs]
+            item = [np.ascontiguousarray(v[..., k]) for v in values]
+            for out, result in zip(outs, _combine(self.combine_fn.fn, acc, item, dtypes)):
                 out[..., k] = result
         return [self.to_tensor(np.moveaxis(o, -1, self.axis), d) for o, d in zip(outs, dtypes)]
 
@@ -435,9 +444,12 @@ def patch_tensor_methods(original: Callable[[Any, Any], None]) -> Callable[[Any,
     return patch
 
 
+_scalar_loop = semantics.tensor_loop  # the module's attribute is this function's while a batch runs
+
+
 def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
     """:func:`semantics.tensor_loop` with each index one value for the whole batch."""
-    for index in semantics.tensor_loop(indices):
+    for index in _scalar_loop(indices):
         yield tl.tensor(_handle(index.handle.data.reshape(1, 1), index.handle.dtype), index.type)
 
 

@@ -91,8 +91,10 @@ def _interpreted(name: str, fn: Callable[..., Any], boolean: bool) -> Callable[.
             result = np.asarray(fn(*arrays))
         element = tl.int1 if boolean else reference.dtype
         result = result.astype(np.bool_ if boolean else dtype)
-        blocked = any(t.type.is_block() for t in tensors)
-        result_type = tl.block_type(element, list(result.shape)) if blocked else element
+        # The type's shape is the operands' per-program shape: the data may have a leading
+        # program dimension (batching.py).
+        blocks = [list(t.type.shape) for t in tensors if t.type.is_block()]
+        result_type = tl.block_type(element, list(np.broadcast_shapes(*map(tuple, blocks)))) if blocks else element
         return tl.tensor(TensorHandle(result, element), result_type)
 
     call.__name__ = name
