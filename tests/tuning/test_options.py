@@ -33,9 +33,9 @@ def _tripler(blocks=(16, 32, 64), **options):
     return triple
 
 
-def _launch(kernel, n=50):
+def _launch(kernel, n=50, device="cpu"):
     """Launch once, check the answer, and return the BLOCK of the config chosen."""
-    x = torch.randn(n)
+    x = torch.randn(n, device=device)
     out = torch.full_like(x, float("nan"))
     wrapped = tritonhost.wrap(kernel)
     wrapped[lambda m: (triton.cdiv(n, m["BLOCK"]),)](x, out, n)
@@ -297,3 +297,46 @@ def test_a_configs_pre_hook_runs_before_its_timing_runs_and_each_launch(timed):
     assert ran[other] == 4 and ran[chosen] == 4 + 1  # its timing runs, then the launch
     _launch(triple)
     assert ran[chosen] == 6
+
+
+# --- on a GPU -----------------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_warmup_and_rep_reach_tritons_do_bench(monkeypatch):
+    from tritonhost import plugin_base
+
+    asked = []
+    real = plugin_base.do_bench
+    monkeypatch.setattr(plugin_base, "do_bench", lambda fn, **kwargs: asked.append(kwargs) or real(fn, **kwargs))
+    with pytest.warns(DeprecationWarning):
+        kernel = _tripler(warmup=5, rep=10)
+    with tritonhost.use_backend("cuda"):
+        _launch(kernel, n=1 << 16, device="cuda")
+    assert [(kwargs["warmup"], kwargs["rep"]) for kwargs in asked] == [(5, 10)] * 3
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_use_cuda_graph_times_in_a_cuda_graph(monkeypatch):
+    asked = []
+    real = triton.testing.do_bench_cudagraph
+    monkeypatch.setattr(triton.testing, "do_bench_cudagraph",
+                        lambda fn, **kwargs: asked.append(kwargs) or real(fn, **kwargs))
+    with pytest.warns(DeprecationWarning):
+        kernel = _tripler(use_cuda_graph=True)
+    with tritonhost.use_backend("cuda"):
+        _launch(kernel, n=1 << 16, device="cuda")
+    assert asked == [{"rep": 100, "quantiles": (0.5, 0.2, 0.8)}] * 3  # Triton's Autotuner's arguments
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_tritons_own_do_bench_can_be_given():
+    asked = []
+
+    def do_bench(fn, quantiles):
+        asked.append(quantiles)
+        return triton.testing.do_bench(fn, quantiles=quantiles)  # a list of three times
+
+    with tritonhost.use_backend("cuda"):
+        assert _launch(_tripler(do_bench=do_bench), n=1 << 16, device="cuda") in (16, 32, 64)
+    assert asked == [(0.5, 0.2, 0.8)] * 3
