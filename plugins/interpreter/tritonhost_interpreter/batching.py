@@ -63,7 +63,7 @@ CHUNK_ELEMENTS = 1 << 21
 
 def enabled() -> bool:
     """Whether launches run their programs as batches (the default)."""
-    return os.environ.get(BATCH_ENV, "0").strip() not in ("0", "false", "no", "off")
+    return os.environ.get(BATCH_ENV, "1").strip() not in ("0", "false", "no", "off")
 
 
 class Fallback(Exception):
