@@ -180,7 +180,7 @@ def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds
             # The program named is the chunk's first; the per-program rerun names the exact one.
             checker.check(access, pointers, mask, item_size, builder.program_ids()[0])
         if access != "load":
-            journal.before_write(pointers[mask], item_size)
+            journal.before_write(pointers, mask, item_size)
 
     return before
 

@@ -73,6 +73,19 @@ class Extent:
         return max(0, address - self.high + 1)
 
 
+def active_span(addresses: np.ndarray, mask: np.ndarray | None) -> tuple[int, int] | None:
+    """The lowest and highest address of the active lanes, or None if no lane is active."""
+    if mask is None:
+        if addresses.size == 0:
+            return None
+        return int(addresses.min()), int(addresses.max())
+    active = np.broadcast_to(np.asarray(mask, dtype=bool), addresses.shape)
+    if not active.any():
+        return None
+    low = addresses.min(where=active, initial=np.iinfo(np.uint64).max)
+    return int(low), int(addresses.max(where=active, initial=0))
+
+
 class BoundsChecker:
     """The memory one launch may touch, and the check of one memory operation against it."""
 
@@ -91,6 +104,14 @@ class BoundsChecker:
     def check(self, access: str, pointers: np.ndarray, mask: np.ndarray | None, item_size: int, program: Any) -> None:
         """Raise :class:`OutOfBoundsError` if an active lane of ``pointers`` leaves every argument."""
         addresses = np.asarray(pointers, dtype=np.uint64)
+        span = active_span(addresses, mask)
+        if span is None:
+            return
+        if self._lows.size:
+            # Most accesses stay inside one argument: then its lowest and highest address tell.
+            first = int(np.searchsorted(self._lows, np.uint64(span[0]), side="right")) - 1
+            if first >= 0 and span[1] + item_size <= int(self._highs[first]):
+                return
         if mask is not None:
             active = np.broadcast_to(np.asarray(mask, dtype=bool), addresses.shape)
             addresses = addresses[active]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from tritonhost_interpreter.bounds import Extent
+from tritonhost_interpreter.bounds import Extent, active_span
 
 
 class WriteJournal:
@@ -28,11 +28,14 @@ class WriteJournal:
                 self._spans.append((extent.low, extent.high, _bytes(tensor, extent.low, extent.high)))
         self._saved: dict[int, torch.Tensor] = {}
 
-    def before_write(self, addresses: np.ndarray, item_size: int) -> None:
-        """Save every argument that the active ``addresses`` (already masked) may reach."""
-        if addresses.size == 0 or len(self._saved) == len(self._spans):
+    def before_write(self, addresses: np.ndarray, mask: np.ndarray, item_size: int) -> None:
+        """Save every argument that the active lanes of ``addresses`` may reach."""
+        if len(self._saved) == len(self._spans):
             return
-        low, high = int(addresses.min()), int(addresses.max()) + item_size
+        reached = active_span(np.asarray(addresses, dtype=np.uint64), mask)
+        if reached is None:
+            return
+        low, high = reached[0], reached[1] + item_size
         for index, (start, stop, span) in enumerate(self._spans):
             if index not in self._saved and start < high and low < stop:
                 self._saved[index] = span.clone()
