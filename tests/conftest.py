@@ -1,4 +1,4 @@
-"""Shared test set-up: ``gpu`` tests skip unless the cuda backend can run here."""
+"""Shared test set-up: ``gpu`` tests skip unless the cuda backend can run here, ``rocm`` tests unless rocm can."""
 
 from __future__ import annotations
 
@@ -9,18 +9,23 @@ import pytest
 import tritonhost
 from tritonhost.host import discovery
 
+#: Marker -> (the backend it needs, why the test skips without it).
+_NEEDS = {
+    "gpu": ("cuda", "needs an NVIDIA GPU: the cuda backend is not usable here"),
+    "rocm": ("rocm", "needs an AMD GPU: the rocm backend is not usable here (none has been in reach of this project)"),
+}
 
-def _cuda_usable() -> bool:
-    return any(status.name == "cuda" and status.usable for status in tritonhost.backends())
+
+def _usable(name: str) -> bool:
+    return any(status.name == name and status.usable for status in tritonhost.backends())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _cuda_usable():
-        return
-    skip = pytest.mark.skip(reason="needs an NVIDIA GPU: the cuda backend is not usable here")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    for marker, (backend, reason) in _NEEDS.items():
+        marked = [item for item in items if marker in item.keywords]
+        if marked and not _usable(backend):
+            for item in marked:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture

@@ -123,3 +123,67 @@ def test_analyze_reports_bad_input():
     assert result.returncode == 2 and "missing 'dst', 'n'" in result.stderr
     result = _run("analyze", f"{CORPUS}:nothing_here")
     assert result.returncode != 0 and "defines no 'nothing_here'" in result.stderr
+
+
+TARGET_KERNELS = str(Path(__file__).resolve().parent / "targets" / "target_kernels.py")
+_ROW_SUM = (f"{TARGET_KERNELS}:row_sum", "--arg", "x_ptr=bf16[64,4096]", "--arg", "out_ptr=f32[64]",
+            "--arg", "cols=4096", "--arg", "stride=4096")
+
+
+def test_compile_writes_an_hsaco_and_prints_what_it_takes(tmp_path):
+    output = tmp_path / "row_sum.hsaco"
+    result = _run("compile", f"{TARGET_KERNELS}:row_sum.fn", *_ROW_SUM[1:], "--const", "BLOCK=512",
+                  "--option", "num_warps=4", "--target", "hip:gfx942", "--output", str(output))
+    assert result.returncode == 2 and "defines no 'row_sum.fn'" in result.stderr  # an attribute path is no name
+    result = _run("compile", *_ROW_SUM, "--target", "hip:gfx942", "--output", str(tmp_path / "objects"))
+    assert result.returncode == 0, result.stderr
+    header, rule, *rows = result.stdout.splitlines()
+    assert header.split()[:4] == ["KERNEL", "CONFIG", "TARGET", "REGISTERS"] and set(rule) == {"-", " "}
+    assert rows[0].startswith("row_sum") and "hip:gfx942" in rows[0] and "4 x 64" in rows[0]
+    assert "waves per SIMD" in rows[0] and "8 x 64" in rows[1]
+    written = sorted((tmp_path / "objects").iterdir())
+    assert [p.name for p in written] == ["row_sum.config0.hsaco", "row_sum.config1.hsaco"]
+    assert all(p.read_bytes()[:4] == b"\x7fELF" for p in written)
+    assert f"wrote {written[0]} (hsaco," in result.stdout
+    single = _run("compile", f"{CORPUS}:copy", "--arg", "src=f32[64]", "--arg", "dst=f32[64]", "--arg", "n=64",
+                  "--const", "BLOCK=64", "--target", "cuda:80", "--output", str(output))
+    assert single.returncode == 0, single.stderr
+    assert output.read_bytes()[:4] == b"\x7fELF"
+    clash = _run("compile", *_ROW_SUM, "--target", "hip:gfx942", "--output", str(output))
+    assert clash.returncode == 2 and "has 2 autotune configs: give a directory" in clash.stderr
+
+
+def test_compile_as_json_and_emitting_a_stage():
+    result = _run("compile", *_ROW_SUM, "--target", "cuda:90", "--json", "--emit", "ttgir")
+    assert result.returncode == 0, result.stderr
+    reports = json.loads(result.stdout)
+    assert [r["config"].split(",")[0] for r in reports] == ["BLOCK=256", "BLOCK=1024"]
+    first = reports[0]
+    assert (first["kernel"], first["target"], first["binary_kind"]) == ("row_sum", "cuda:90", "cubin")
+    assert (first["num_warps"], first["warp_size"], first["occupancy_unit"]) == (4, 32, "warps per SM")
+    assert first["registers"] > 0 and first["shared_bytes"] > 0 and first["spills"] is None
+    assert "waves_per_eu" not in first["options"] and "ttg.num-warps" in first["ttgir"]
+    gfx1100 = json.loads(_run("compile", *_ROW_SUM, "--target", "hip:gfx1100", "--json").stdout)
+    assert [(r["warp_size"], r["options"]["waves_per_eu"]) for r in gfx1100] == [(32, 2), (32, 0)]
+    assert gfx1100[0]["spills"] == 0 and "sgprs" in gfx1100[0]["details"]
+    asm = _run("compile", *_ROW_SUM, "--target", "hip:gfx1100", "--emit", "asm")
+    assert asm.returncode == 0 and asm.stdout.count(".amdgcn_target") == 2
+
+
+def test_compile_reports_a_bad_target():
+    result = _run("compile", *_ROW_SUM, "--target", "gfx942")
+    assert result.returncode == 2 and "--target: unknown target 'gfx942'" in result.stderr
+
+
+def test_compile_says_when_the_kernel_does_not_compile_for_the_target(tmp_path):
+    source = tmp_path / "too_big.py"
+    source.write_text(
+        "import triton\nimport triton.language as tl\n\n\n@triton.jit\ndef too_big(x_ptr, BLOCK: tl.constexpr):\n"
+        "    tl.static_assert(BLOCK <= 1024, 'BLOCK is at most 1024')\n"
+        "    tl.store(x_ptr + tl.arange(0, BLOCK), 1.0)\n"
+    )
+    result = _run("compile", f"{source}:too_big", "--arg", "x_ptr=f32[4096]", "--const", "BLOCK=4096",
+                  "--target", "hip:gfx942")
+    assert result.returncode == 1
+    assert f"tritonhost: error: {source}:too_big does not compile for hip:gfx942: " in result.stderr
+    assert "BLOCK is at most 1024" in result.stderr

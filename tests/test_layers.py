@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("kernels and Triton compat", ("tritonhost.kernel", "tritonhost.compat")),
     ("plugin surface", ("tritonhost.plugin_base", "tritonhost.plugin_api")),
     ("host", ("tritonhost.host",)),
-    ("analysis and tuning", ("tritonhost.analysis", "tritonhost.tuning")),
+    ("analysis, tuning and targets", ("tritonhost.analysis", "tritonhost.tuning", "tritonhost.targets")),
     ("tracing", ("tritonhost.tracing",)),
     ("launch front door", ("tritonhost.launch",)),
     ("compiler IR", ("tritonhost.ir",)),

@@ -19,7 +19,7 @@ from importlib import metadata as _metadata
 from tritonhost import analysis
 from tritonhost.analysis import Analysis, analyze
 from tritonhost.codegen.backend import CompiledWrapper, capture_wrappers, compile_graph
-from tritonhost.contract import BackendInfo, Launcher, TMADescriptorSpec
+from tritonhost.contract import BackendInfo, CodeObject, Launcher, ResourceUsage, TMADescriptorSpec
 from tritonhost.errors import (
     AliasingError,
     AnalysisError,
@@ -27,6 +27,7 @@ from tritonhost.errors import (
     BackendError,
     BackendHookMissingError,
     BackendUnusableError,
+    CompileTargetError,
     DeviceMismatchError,
     GridError,
     KernelArgumentError,
@@ -46,6 +47,7 @@ from tritonhost.launch.install import Installation, install, installed
 from tritonhost.launch.tma import make_tma_descriptor
 from tritonhost.launch.wrap import WrappedKernel, wrap
 from tritonhost.markers import hookimpl
+from tritonhost.targets import compile_for
 from tritonhost.tracing.custom_op import op
 from tritonhost.tuning.autotuner import stats as _autotune_stats
 
@@ -92,6 +94,8 @@ __all__ = [
     "BackendInfo",
     "BackendStatus",
     "BackendUnusableError",
+    "CodeObject",
+    "CompileTargetError",
     "CompiledWrapper",
     "DeviceMismatchError",
     "GridError",
@@ -103,6 +107,7 @@ __all__ = [
     "NotAKernelError",
     "OutOfBoundsError",
     "PluginLoadError",
+    "ResourceUsage",
     "TMADescriptorSpec",
     "TritonhostError",
     "UnknownBackendError",
@@ -114,6 +119,7 @@ __all__ = [
     "autotune_stats",
     "backends",
     "capture_wrappers",
+    "compile_for",
     "compile_graph",
     "current_backend",
     "hookimpl",

@@ -2,8 +2,10 @@
 
 ``tritonhost backends`` prints the discovered backends as a table: which is
 selected, whether each can run here, and why not. ``tritonhost analyze`` prints
-which tensor arguments a kernel writes and reads. ``tritonhost run script.py``
-runs a program with its Triton launches going through tritonhost.
+which tensor arguments a kernel writes and reads. ``tritonhost compile``
+writes a kernel's code object for any target (hsaco, cubin) on a machine
+without that GPU, and prints what it takes of the device. ``tritonhost run
+script.py`` runs a program with its Triton launches going through tritonhost.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from triton.compiler.errors import CompilationError
 
 from tritonhost import __version__
 from tritonhost.analysis import analyze_call
 from tritonhost.analysis.cli_args import parse_assignment
 from tritonhost.analysis.specialization import is_tensor_argument
 from tritonhost.compat.frontend import parse_target
+from tritonhost.contract import CodeObject
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
 from tritonhost.kernel.decorators import read_decorators
 from tritonhost.launch.install import install
+from tritonhost.targets import compile_for
 from tritonhost.tuning import cache as tuning_cache
 
 
@@ -129,10 +134,7 @@ def _load_kernel(spec: str) -> Any:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     kernel = _load_kernel(args.kernel)
-    try:
-        kwargs = dict(parse_assignment(text) for text in [*args.arg, *args.const])
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    kwargs = _kernel_arguments(args)
     try:
         target = parse_target(args.target) if args.target is not None else None
     except ValueError as exc:
@@ -170,6 +172,116 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print()
             print(ttir)
     return status
+
+
+#: The stages ``tritonhost compile --emit`` prints, by the names CodeObject.stages uses.
+EMIT_STAGES = ("ttir", "ttgir", "llir", "asm")
+
+
+def _kernel_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return dict(parse_assignment(text) for text in [*args.arg, *args.const, *getattr(args, "option", [])])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _resources_json(code: CodeObject) -> dict[str, Any]:
+    usage = code.resources
+    return {
+        "kernel": code.name,
+        "target": code.target,
+        "config": code.config or None,
+        "binary_kind": code.binary_kind,
+        "binary_bytes": len(code.binary),
+        "registers": usage.registers,
+        "spills": usage.spills,
+        "scratch_bytes": usage.scratch_bytes,
+        "shared_bytes": usage.shared_bytes,
+        "num_warps": usage.num_warps,
+        "warp_size": usage.warp_size,
+        "occupancy": usage.occupancy,
+        "occupancy_unit": usage.occupancy_unit or None,
+        "details": dict(usage.details),
+        "options": dict(code.options),
+    }
+
+
+def _known(value: int | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value}{unit}"
+
+
+def _output_paths(output: Path, codes: list[CodeObject]) -> list[Path]:
+    """One object to a file (or into a directory); several into a directory, numbered by config."""
+    if len(codes) == 1 and not output.is_dir():
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise UsageError(
+            f"--output {output} is a file, but the kernel has {len(codes)} autotune configs: give a directory"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    if len(codes) == 1:
+        return [output / f"{codes[0].name}.{codes[0].binary_kind}"]
+    return [output / f"{code.name}.config{i}.{code.binary_kind}" for i, code in enumerate(codes)]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # A reader (a loader, a build step) never sees half a code object.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    kernel = _load_kernel(args.kernel)
+    kwargs = _kernel_arguments(args)
+    try:
+        target = parse_target(args.target)
+    except ValueError as exc:
+        raise UsageError(f"--target: {exc}") from None
+    try:
+        codes = compile_for(kernel, target=target, **kwargs)
+    except (CompilationError, RuntimeError) as exc:
+        # The kernel itself does not compile for the target: a finding, not a usage error.
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        print(f"tritonhost: error: {args.kernel} does not compile for {args.target}: {type(exc).__name__}: "
+              f"{lines[-1] if lines else ''}", file=sys.stderr)
+        print("\n".join(lines), file=sys.stderr)
+        return 1
+    written: list[Path] = []
+    if args.output is not None:
+        written = _output_paths(Path(args.output), codes)
+        for path, code in zip(written, codes):
+            _write_atomically(path, code.binary)
+    if args.json:
+        reports = []
+        for i, code in enumerate(codes):
+            report = _resources_json(code)
+            if written:
+                report["output"] = str(written[i])
+            if args.emit:
+                report[args.emit] = code.stage(args.emit)
+            reports.append(report)
+        print(json.dumps(reports, indent=2))
+        return 0
+    if args.emit:
+        for code in codes:
+            if len(codes) > 1:
+                print(f"// {code.name} for {code.target}, config {code.config}")
+            print(code.stage(args.emit))
+        return 0
+    rows = [["KERNEL", "CONFIG", "TARGET", "REGISTERS", "SPILLS", "SCRATCH", "SHARED/LDS", "WARPS", "OCCUPANCY"]]
+    for code in codes:
+        usage = code.resources
+        occupancy = "n/a" if usage.occupancy is None else f"{usage.occupancy} {usage.occupancy_unit}"
+        rows.append([
+            code.name, code.config or "-", code.target, _known(usage.registers), _known(usage.spills),
+            _known(usage.scratch_bytes, " B"), f"{usage.shared_bytes} B", f"{usage.num_warps} x {usage.warp_size}",
+            occupancy,
+        ])
+    print(_table(rows))
+    for path, code in zip(written, codes):
+        print(f"wrote {path} ({code.binary_kind}, {len(code.binary)} bytes)")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -260,6 +372,32 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="print the result as JSON")
     analyze.add_argument("--strict", action="store_true", help="exit with status 1 when the analysis is not exact")
     analyze.set_defaults(run=cmd_analyze)
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile a kernel for a target (hsaco, cubin) without its GPU, and print what it takes of the device",
+        description="Compile a kernel as a launch with these arguments would, once per autotune config, for "
+        "TARGET (cuda:80, cuda:90, hip:gfx942, hip:gfx90a, hip:gfx1100...) on any machine, through the "
+        "installed backend plugins. Prints the registers, spills, scratch, shared memory or LDS, warps and "
+        "occupancy of each code object; --output writes them, --emit prints a stage instead.",
+    )
+    compile_.add_argument("kernel", metavar="FILE.py:KERNEL", help="the file defining the kernel, and its name")
+    compile_.add_argument(
+        "--arg", action="append", default=[], metavar="NAME=VALUE",
+        help="an argument: a tensor DTYPE[SHAPE] (f32[1024]), a descriptor DTYPE[SHAPE]@[BLOCK], or a scalar",
+    )
+    compile_.add_argument("--const", action="append", default=[], metavar="NAME=VALUE", help="a constexpr value")
+    compile_.add_argument(
+        "--option", action="append", default=[], metavar="NAME=VALUE",
+        help="a launch option (num_warps=8, waves_per_eu=2); one the target does not take is dropped",
+    )
+    compile_.add_argument("--target", required=True, help="cuda:<capability> (cuda:90) or hip:<arch> (hip:gfx942)")
+    compile_.add_argument(
+        "--output", default=None, metavar="PATH",
+        help="write the code object here; a directory for a kernel with several autotune configs",
+    )
+    compile_.add_argument("--emit", choices=EMIT_STAGES, default=None, help="print this stage instead of the summary")
+    compile_.add_argument("--json", action="store_true", help="print the summary (and --emit's stage) as JSON")
+    compile_.set_defaults(run=cmd_compile)
     return parser
 
 

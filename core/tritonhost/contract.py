@@ -149,3 +149,62 @@ def spec_for(tensor: torch.Tensor, api: str, block_shape: Iterable[int]) -> TMAD
     if api == "experimental":
         return TMADescriptorSpec("experimental", block_shape, dims=tensor.shape, element_size=tensor.element_size())
     return TMADescriptorSpec(api, block_shape)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class ResourceUsage:
+    """What one compiled kernel takes of a device, read from its code object without running it.
+
+    A field is None where the backend cannot say for that target. Register and
+    memory figures are per thread (CUDA) or per lane (AMD) unless named otherwise.
+    """
+
+    #: Vector registers per thread (NVIDIA registers, AMD VGPRs plus AGPRs).
+    registers: int | None
+    #: Registers spilled to memory: AMD's spilled SGPRs and VGPRs. None where the
+    #: toolchain reports bytes of local memory instead (see ``scratch_bytes``).
+    spills: int | None
+    #: Per-thread local (CUDA) or private/scratch (AMD) memory in bytes: where spills go.
+    scratch_bytes: int | None
+    #: Shared memory (CUDA) or LDS (AMD) per block, in bytes, static and dynamic.
+    shared_bytes: int
+    num_warps: int
+    #: Threads per warp (wave): 32, or 64 on AMD's CDNA targets.
+    warp_size: int
+    #: Resident warps (waves) at once, in :attr:`occupancy_unit`; None where unknown.
+    occupancy: int | None = None
+    #: What :attr:`occupancy` counts ("warps per SM", "waves per SIMD").
+    occupancy_unit: str = ""
+    #: Vendor details under their vendor's names (``sgprs``, ``stack_bytes``...).
+    details: tuple[tuple[str, int], ...] = ()
+
+
+@attrs.frozen
+class CodeObject:
+    """A kernel compiled for one target, returned by ``tritonhost_compile``.
+
+    ``binary`` is what the target's driver loads (a cubin, an hsaco); ``stages``
+    holds each intermediate form as text, by the names of Triton's pipeline
+    (``ttir``, ``ttgir``, ``llir``, and ``asm`` for PTX or AMDGCN).
+    """
+
+    #: The kernel's symbol in the binary.
+    name: str
+    #: The target, as ``tritonhost compile --target`` takes it (``cuda:90``, ``hip:gfx942``).
+    target: str
+    #: The binary's kind and usual file suffix: ``cubin``, ``hsaco``.
+    binary_kind: str
+    binary: bytes = attrs.field(repr=lambda value: f"<{len(value)} bytes>")
+    stages: tuple[tuple[str, str], ...] = attrs.field(repr=False)
+    resources: ResourceUsage
+    #: The compile options as the backend took them (``num_warps``, ``waves_per_eu``...).
+    options: tuple[tuple[str, Any], ...] = ()
+    #: The autotune config this object was compiled with, readably; "" for none.
+    config: str = ""
+
+    def stage(self, name: str) -> str:
+        """One intermediate form by name; ``KeyError`` names the ones there are."""
+        for key, text in self.stages:
+            if key == name:
+                return text
+        raise KeyError(f"no stage {name!r}; this code object has {', '.join(k for k, _ in self.stages)}")

@@ -63,6 +63,10 @@ class AnalysisError(TritonhostError):
     """The kernel analysis could not run at all (no backend generates TTIR for the target)."""
 
 
+class CompileTargetError(TritonhostError):
+    """No installed backend compiles for the target asked (``tritonhost compile --target``, ``compile_for``)."""
+
+
 class OutOfBoundsError(TritonhostError, IndexError):
     """A kernel accessed memory outside every tensor it was given (found by a checking backend)."""
 

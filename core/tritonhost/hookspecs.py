@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tritonhost.contract import BackendInfo, Launcher, Specialization, TMADescriptorSpec
+from tritonhost.contract import BackendInfo, CodeObject, Launcher, Specialization, TMADescriptorSpec
 from tritonhost.markers import hookspec
 
 if TYPE_CHECKING:
@@ -74,17 +74,27 @@ def tritonhost_make_launcher(backend: str, kernel: Any) -> Launcher | None:
 
 
 @hookspec(firstresult=True)
-def tritonhost_benchmark(backend: str, fn: Callable[[], object]) -> float | None:
+def tritonhost_benchmark(
+    backend: str, fn: Callable[[], object], warmup: int | None, rep: int | None
+) -> float | None:
     """Time ``fn`` on ``backend``.
 
     Called by the host's autotuner, once for each config it compares, when a
     kernel meets a new tuning key and more than one config is left after
     pruning, unless the backend's :class:`~tritonhost.BackendInfo` says
-    ``times_kernels=False``. The first non-None result wins.
+    ``times_kernels=False`` or the kernel brings its own ``do_bench``. The first
+    non-None result wins.
 
     :param backend: The selected backend's name. Return None unless it is yours.
     :param fn: Launches the kernel once with one config; call it as often as the
         backend needs.
+    :param warmup: The kernel's ``triton.autotune(warmup=...)``: milliseconds of
+        runs before timing, counted as ``triton.testing.do_bench`` counts them; None
+        when the kernel did not say (time the backend's own way). Implementations
+        written before this argument existed may leave it out: pluggy passes only
+        the arguments an implementation names, and they keep timing their own way.
+    :param rep: The kernel's ``triton.autotune(rep=...)``: milliseconds of timed
+        runs, as for ``warmup``; None when the kernel did not say.
     :return: The median run time in milliseconds, or None when ``backend`` is not
         this plugin's.
     """
@@ -168,5 +178,31 @@ def tritonhost_generate_ttir(
         :func:`tritonhost.plugin_api.make_ttir`).
     :return: The module as text, as ``str(module)`` prints it, before optimization
         passes; or None for another target or when ``backend`` is not yours.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec(firstresult=True)
+def tritonhost_compile(
+    backend: str, kernel: Any, params: Mapping[str, Any], options: Mapping[str, Any], target: GPUTarget
+) -> CodeObject | None:
+    """Compile ``kernel`` to the code object ``target``'s driver loads, on any machine.
+
+    Called by :func:`tritonhost.compile_for` and ``tritonhost compile``, once per
+    autotune config: first on the selected backend, then on the other installed
+    ones, until one answers. No device of ``target`` need be present.
+
+    :param backend: The backend asked. Return None unless it is yours.
+    :param kernel: The innermost Triton function, as for ``tritonhost_make_launcher``.
+    :param params: Every parameter bound by name (constexprs included), heuristics
+        and the config applied. Tensors may be meta tensors: read only their dtype.
+    :param options: Launch options of the call and the config (``num_warps``,
+        ``waves_per_eu``...), including ones meant for other vendors: pass on what
+        your compiler takes and drop the rest, logging each at DEBUG.
+    :param target: The target to compile for; answer only for the kinds your
+        compiler targets (``target.backend``).
+    :return: A :class:`tritonhost.CodeObject` (the binary, the intermediate stages
+        as text, and the resources it uses); or None for another target or when
+        ``backend`` is not yours. Raise for a kernel that does not compile.
     """
     raise NotImplementedError  # pragma: no cover

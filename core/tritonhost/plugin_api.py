@@ -21,9 +21,11 @@ from tritonhost.compat.descriptors import experimental_descriptor, stable_descri
 from tritonhost.compat.frontend import language_lock, make_ttir, parse_target
 from tritonhost.contract import (
     BackendInfo,
+    CodeObject,
     Grid3,
     Launcher,
     PreparedLaunch,
+    ResourceUsage,
     Specialization,
     TMADescriptorSpec,
 )
@@ -43,6 +45,7 @@ from tritonhost.plugin_base import BackendPlugin, TritonDriverBackend
 __all__ = [
     "BackendInfo",
     "BackendPlugin",
+    "CodeObject",
     "DeviceMismatchError",
     "GPUTarget",
     "Grid3",
@@ -51,6 +54,7 @@ __all__ = [
     "LongLaunchWarning",
     "OutOfBoundsError",
     "PreparedLaunch",
+    "ResourceUsage",
     "Specialization",
     "TMADescriptorSpec",
     "TritonDriverBackend",

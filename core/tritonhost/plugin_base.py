@@ -16,6 +16,8 @@ the installed PyTorch cannot use the device.
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -24,10 +26,32 @@ import triton.backends
 from triton.backends.compiler import GPUTarget
 from triton.testing import do_bench
 
-from tritonhost.compat.frontend import make_ttir
-from tritonhost.contract import BackendInfo, Launcher, Specialization, TMADescriptorSpec
+from tritonhost.compat.compile import compile_kernel, stage_names, triton_backend
+from tritonhost.compat.frontend import format_target, make_ttir
+from tritonhost.compat.options import backend_launch_options
+from tritonhost.contract import (
+    BackendInfo,
+    CodeObject,
+    Launcher,
+    ResourceUsage,
+    Specialization,
+    TMADescriptorSpec,
+)
 from tritonhost.kernel.launcher import TritonRuntimeLauncher
 from tritonhost.markers import hookimpl
+
+logger = logging.getLogger("tritonhost.compile")
+
+
+def _takes_budgets(benchmark: Callable[..., object]) -> bool:
+    """Whether a plugin's ``benchmark`` override takes ``warmup`` and ``rep`` (those written before do not)."""
+    try:
+        parameters = inspect.signature(benchmark).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: assume today's signature
+        return True
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return True
+    return "warmup" in parameters and "rep" in parameters
 
 
 class BackendPlugin:
@@ -50,8 +74,13 @@ class BackendPlugin:
         """``tritonhost_make_launcher`` for this backend."""
         return None
 
-    def benchmark(self, fn: Callable[[], object]) -> float | None:
-        """``tritonhost_benchmark`` for this backend: ``fn``'s median time in milliseconds."""
+    def benchmark(self, fn: Callable[[], object], warmup: int | None = None, rep: int | None = None) -> float | None:
+        """``tritonhost_benchmark`` for this backend: ``fn``'s median time in milliseconds.
+
+        ``warmup`` and ``rep`` are the kernel's budgets in milliseconds, or None for the
+        backend's own way. An override written before they existed may take ``fn`` alone:
+        the hook then calls it without them.
+        """
         return None
 
     def make_tma_descriptor(self, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object | None:
@@ -70,6 +99,12 @@ class BackendPlugin:
         """``tritonhost_generate_ttir`` for this backend, for the targets it compiles for."""
         return None
 
+    def compile(
+        self, kernel: Any, params: Mapping[str, Any], options: Mapping[str, Any], target: GPUTarget
+    ) -> CodeObject | None:
+        """``tritonhost_compile`` for this backend, for the targets it compiles for."""
+        return None
+
     # The hook implementations: each answers for this backend only, then hands over.
 
     @hookimpl
@@ -81,8 +116,14 @@ class BackendPlugin:
         return self.make_launcher(kernel) if backend == self.name else None
 
     @hookimpl
-    def tritonhost_benchmark(self, backend: str, fn: Callable[[], object]) -> float | None:
-        return self.benchmark(fn) if backend == self.name else None
+    def tritonhost_benchmark(
+        self, backend: str, fn: Callable[[], object], warmup: int | None, rep: int | None
+    ) -> float | None:
+        if backend != self.name:
+            return None
+        if (warmup is None and rep is None) or not _takes_budgets(self.benchmark):
+            return self.benchmark(fn)
+        return self.benchmark(fn, warmup=warmup, rep=rep)
 
     @hookimpl
     def tritonhost_make_tma_descriptor(self, backend: str, tensor: torch.Tensor, spec: TMADescriptorSpec) -> object | None:
@@ -101,6 +142,12 @@ class BackendPlugin:
         self, backend: str, kernel: Any, specialization: Specialization, target: GPUTarget
     ) -> str | None:
         return self.generate_ttir(kernel, specialization, target) if backend == self.name else None
+
+    @hookimpl
+    def tritonhost_compile(
+        self, backend: str, kernel: Any, params: Mapping[str, Any], options: Mapping[str, Any], target: GPUTarget
+    ) -> CodeObject | None:
+        return self.compile(kernel, params, options, target) if backend == self.name else None
 
     def __repr__(self) -> str:
         return f"<tritonhost backend plugin {self.name!r} ({type(self).__module__})>"
@@ -157,10 +204,14 @@ class TritonDriverBackend(BackendPlugin):
         )
 
     def make_launcher(self, kernel: Any) -> Launcher:
-        return TritonRuntimeLauncher(kernel, self.name, self.device_types)
+        return TritonRuntimeLauncher(
+            kernel, self.name, self.device_types, backend_launch_options(self.triton_backend)
+        )
 
-    def benchmark(self, fn: Callable[[], object]) -> float:
-        return float(do_bench(fn, return_mode="median"))
+    def benchmark(self, fn: Callable[[], object], warmup: int | None = None, rep: int | None = None) -> float:
+        # Unset budgets take do_bench's own defaults, as Triton's Autotuner leaves them.
+        budgets = {name: value for name, value in (("warmup", warmup), ("rep", rep)) if value is not None}
+        return float(do_bench(fn, return_mode="median", **budgets))
 
     def analysis_target(self) -> GPUTarget:
         return self.default_target if self.unusable_reason() else self.device_target()
@@ -169,3 +220,51 @@ class TritonDriverBackend(BackendPlugin):
         if target.backend != self.target_kind:
             return None
         return make_ttir(kernel, specialization, target)
+
+    def compile(
+        self, kernel: Any, params: Mapping[str, Any], options: Mapping[str, Any], target: GPUTarget
+    ) -> CodeObject | None:
+        if target.backend != self.target_kind:
+            return None
+        accepted = backend_launch_options(self.triton_backend)
+        kept = {}
+        for option, value in options.items():
+            if option in accepted:
+                kept[option] = value
+            else:  # another vendor's option (AMD's waves_per_eu on NVIDIA): meaningless here
+                logger.debug("%s: dropped option %s=%r, which %s targets do not take", self.name, option, value,
+                             self.target_kind)
+        compiled = compile_kernel(kernel, params, kept, target)
+        binary_kind = str(triton_backend(target).binary_ext)
+        stages = [(name, str(compiled.asm[name])) for name in stage_names(compiled, binary_kind)]
+        # The assembly is named after its language in Triton's pipeline (ptx, amdgcn); "asm" names it for any target.
+        asm_name = stages[-1][0] if stages and stages[-1][0] not in ("ttir", "ttgir", "llir") else None
+        stages = [("asm" if name == asm_name else name, text) for name, text in stages]
+        metadata = compiled.metadata
+        return CodeObject(
+            name=str(metadata.name),
+            target=format_target(target),
+            binary_kind=binary_kind,
+            binary=bytes(compiled.asm[binary_kind]),
+            stages=tuple(stages),
+            resources=self.resource_usage(compiled, target),
+            options=tuple(sorted(
+                (k, v) for k, v in metadata._asdict().items() if k in accepted and isinstance(v, (int, str, bool))
+            )),
+        )
+
+    def resource_usage(self, compiled: Any, target: GPUTarget) -> ResourceUsage:
+        """What ``compiled`` (Triton's ``CompiledKernel``) takes of a device of ``target``.
+
+        This base reads only Triton's own metadata (shared memory, warps); a vendor's
+        backend overrides it to read its binary or assembly for registers and spills.
+        """
+        metadata = compiled.metadata
+        return ResourceUsage(
+            registers=None,
+            spills=None,
+            scratch_bytes=None,
+            shared_bytes=int(metadata.shared),
+            num_warps=int(metadata.num_warps),
+            warp_size=int(getattr(metadata, "warp_size", target.warp_size)),
+        )

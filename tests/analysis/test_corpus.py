@@ -34,3 +34,13 @@ def test_every_target_gives_the_same_sets(target):
     result = tritonhost.analysis.analyze_call(case.kernel, args, kwargs, target=target)
     assert result.target == target
     assert (result.written, result.read, result.exact) == (case.written, case.read, True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_amd_targets_give_the_sets_nvidia_targets_give(case):
+    """The whole corpus for MI300 (hip:gfx942): the same written and read sets as for cuda:90."""
+    args, kwargs = case.make_args()
+    amd = tritonhost.analysis.analyze_call(case.kernel, args, kwargs, target="hip:gfx942")
+    nvidia = tritonhost.analysis.analyze_call(case.kernel, args, kwargs, target="cuda:90")
+    assert amd.target == "hip:gfx942" and amd.exact, amd.reason
+    assert (amd.written, amd.read) == (nvidia.written, nvidia.read) == (case.written, case.read)

@@ -95,3 +95,18 @@ def test_stable_tensor_descriptor(cuda):
     out_desc = tritonhost.make_tma_descriptor(out, (32, 32))
     tritonhost.wrap(descriptor_copy_kernel)[(2, 2)](in_desc, out_desc, BLOCK_M=32, BLOCK_N=32)
     torch.testing.assert_close(out, 2 * x)
+
+
+def test_compile_for_the_device_gives_the_code_object_a_launch_loads(cuda):
+    """tritonhost.compile_for on the GPU's own target: the cubin Triton's launch compiled, with its registers."""
+    x, y = torch.randn(4096, device="cuda"), torch.randn(4096, device="cuda")
+    out = torch.empty_like(x)
+    compiled = add_kernel[(32,)](x, y, out, 4096, BLOCK=128, num_warps=4)  # Triton's own launch
+    major, minor = torch.cuda.get_device_capability()
+    (code,) = tritonhost.compile_for(add_kernel, x, y, out, 4096, BLOCK=128, num_warps=4,
+                                     target=f"cuda:{major * 10 + minor}")
+    compiled._init_handles()
+    assert code.binary == compiled.asm["cubin"]
+    assert code.resources.registers == compiled.n_regs
+    assert code.resources.shared_bytes == compiled.metadata.shared
+    assert (code.resources.scratch_bytes == 0) == (compiled.n_spills == 0)

@@ -54,13 +54,14 @@ def test_rocm_without_amd_hardware_says_why_and_analyses_for_mi300():
         tritonhost.select("rocm")
 
 
-def test_rocm_makes_triton_runtime_launchers_and_no_descriptors():
+def test_rocm_makes_triton_runtime_launchers_and_stable_descriptors_of_gpu_tensors_only():
     plugin = _plugin("rocm")
     launcher = plugin.tritonhost_make_launcher(backend="rocm", kernel=add_kernel)
     assert isinstance(launcher, TritonRuntimeLauncher)
     assert (launcher.backend, launcher.device_types) == ("rocm", ("cuda",))
     spec = TMADescriptorSpec("stable", (16,))
-    assert plugin.tritonhost_make_tma_descriptor(backend="rocm", tensor=torch.zeros(64), spec=spec) is None
+    with pytest.raises(tritonhost.DeviceMismatchError, match="backend 'rocm' runs kernels on cuda tensors"):
+        plugin.tritonhost_make_tma_descriptor(backend="rocm", tensor=torch.zeros(64), spec=spec)
 
 
 def test_cuda_refuses_a_host_tensor_for_a_descriptor():

@@ -101,13 +101,17 @@ def make_ttir(kernel: Any, specialization: Specialization, target: GPUTarget) ->
 
 
 def parse_target(text: str) -> GPUTarget:
-    """``cuda:90`` or ``hip:gfx942`` as a GPUTarget (warp size 32 for CUDA, 64 for HIP)."""
+    """``cuda:90`` or ``hip:gfx942`` as a GPUTarget with the target's warp size.
+
+    The warp size is 32 for CUDA and AMD's RDNA (gfx10, gfx11, gfx12), 64 for AMD's
+    CDNA and GCN (gfx90a, gfx942...), as Triton's AMD backend compiles for them.
+    """
     backend, _, arch = text.partition(":")
-    backend = backend.strip().lower()
-    if backend == "cuda" and arch.strip().isdigit():
+    backend, arch = backend.strip().lower(), arch.strip().lower()
+    if backend == "cuda" and arch.isdigit():
         return GPUTarget("cuda", int(arch), 32)
-    if backend in ("hip", "rocm") and arch.strip():
-        return GPUTarget("hip", arch.strip(), 64)
+    if backend in ("hip", "rocm") and arch.startswith("gfx"):
+        return GPUTarget("hip", arch, 32 if arch.startswith(("gfx10", "gfx11", "gfx12")) else 64)
     raise ValueError(f"unknown target {text!r}: write cuda:<capability> (cuda:90) or hip:<arch> (hip:gfx942)")
 
 

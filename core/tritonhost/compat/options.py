@@ -3,8 +3,10 @@
 A launch may carry options that are not kernel parameters (``num_warps``,
 ``num_stages``, AMD's ``waves_per_eu``...). Code written for one vendor passes
 them everywhere, so every option any of Triton's backends knows is accepted on
-every backend. The set is read once, from the options dataclasses of the
-backends bundled with the installed Triton, so it follows Triton's releases.
+every backend (:func:`triton_launch_options`); a backend then passes on only
+the ones its own compiler takes (:func:`backend_launch_options`) and drops the
+others. The sets are read from the options dataclasses of the backends bundled
+with the installed Triton, so they follow Triton's releases.
 """
 
 from __future__ import annotations
@@ -24,14 +26,24 @@ _NOT_OPTIONS = frozenset({"backend_name", "arch", "warp_size", "supported_fp8_dt
 
 
 @functools.cache
-def triton_launch_options() -> frozenset[str]:
-    """Every launch option of every backend bundled with the installed Triton."""
+def backend_launch_options(triton_backend: str) -> frozenset[str]:
+    """The launch options of one of Triton's bundled backends (``"nvidia"``, ``"amd"``); empty if absent."""
+    backend = triton.backends.backends.get(triton_backend)
+    if backend is None:
+        return frozenset()
+    module = sys.modules.get(backend.compiler.__module__)
     names = set(_RUNTIME_OPTIONS)
-    for backend in triton.backends.backends.values():
-        module = sys.modules.get(backend.compiler.__module__)
-        if module is None:
-            continue
+    if module is not None:
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if name.endswith("Options") and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__:
                 names.update(field.name for field in dataclasses.fields(cls))
     return frozenset(names - _NOT_OPTIONS)
+
+
+@functools.cache
+def triton_launch_options() -> frozenset[str]:
+    """Every launch option of every backend bundled with the installed Triton."""
+    names = set(_RUNTIME_OPTIONS)
+    for key in triton.backends.backends:
+        names.update(backend_launch_options(key))
+    return frozenset(names)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from triton.runtime.jit import JITFunction
@@ -11,6 +12,8 @@ from tritonhost.compat.direct_launch import DirectLaunch
 from tritonhost.contract import Grid3, PreparedLaunch
 from tritonhost.kernel.devices import check_devices
 
+logger = logging.getLogger("tritonhost.launch")
+
 
 class TritonRuntimeLauncher:
     """Launches through Triton's own runtime on the active GPU driver (CUDA or HIP).
@@ -18,17 +21,41 @@ class TritonRuntimeLauncher:
     Triton compiles on first use and caches binaries by specialization, as it does
     for ``kernel[grid](...)``. A kernel decorated under ``TRITON_INTERPRET=1`` is
     re-wrapped in a JITFunction so that it compiles.
+
+    ``accepted_options`` are the launch options the driver's compiler takes; others
+    (another vendor's: AMD's ``waves_per_eu`` on NVIDIA) are dropped, as code written
+    for one vendor passes them everywhere, with one DEBUG line per kernel and option.
+    None accepts every option.
     """
 
-    __slots__ = ("_arg_names", "_jit", "_run", "backend", "device_types")
+    __slots__ = ("_accepted", "_arg_names", "_dropped", "_jit", "_run", "backend", "device_types")
 
-    def __init__(self, kernel: Any, backend: str, device_types: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        kernel: Any,
+        backend: str,
+        device_types: tuple[str, ...],
+        accepted_options: frozenset[str] | None = None,
+    ) -> None:
         jit = kernel if isinstance(kernel, JITFunction) else JITFunction(kernel.fn)
         self._jit = jit
         self._run = jit.run
         self._arg_names = tuple(jit.arg_names)
+        self._accepted = accepted_options
+        self._dropped: set[str] = set()
         self.backend = backend
         self.device_types = device_types
+
+    def _options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for name, value in options.items():
+            if self._accepted is None or name in self._accepted:
+                kept[name] = value
+            elif name not in self._dropped:
+                self._dropped.add(name)
+                logger.debug("%s on %s: dropped launch option %s=%r, which this backend's compiler does not take",
+                             self._jit.fn.__name__, self.backend, name, value)
+        return kept
 
     def prepare(
         self, params: dict[str, Any], options: dict[str, Any], varying: Collection[str] | None = None
@@ -38,9 +65,11 @@ class TritonRuntimeLauncher:
         ``varying`` names the parameters whose values may differ in kind between calls
         (inputs' tensors, symbolic sizes); only those are checked before each launch.
         """
-        return DirectLaunch(self._jit, params, options, varying)
+        return DirectLaunch(self._jit, params, self._options(options), varying)
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
+        if options and self._accepted is not None and not self._accepted.issuperset(options):
+            options = self._options(options)
         try:
             # Triton binds positional arguments about 4 us faster than keywords (H100 host,
             # Triton 3.6), so pass the parameters in signature order.
