@@ -22,7 +22,7 @@ def _usable(name: str) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for marker, (backend, reason) in _NEEDS.items():
-        marked = [item for item in items if marker in item.keywords]
+        marked = [item for item in items if item.get_closest_marker(marker) is not None]
         if marked and not _usable(backend):
             for item in marked:
                 item.add_marker(pytest.mark.skip(reason=reason))
