@@ -37,7 +37,9 @@ PREFERRED = ("cuda", "rocm")
 FALLBACK = "interpreter"
 
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("tritonhost_backend", default=None)
-_cache: dict[tuple[int, str], Backend] = {}
+# Keyed by the registry's id for speed; the value keeps the registry itself, because a
+# registry made after discovery.reset() may reuse a freed one's id.
+_cache: dict[tuple[int, str], tuple[discovery.Registry, Backend]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -125,7 +127,8 @@ def select(name: str | None = None) -> Backend:
     asked = name or _override.get() or _read_env() or AUTO
     registry = discovery.registry()
     key = (id(registry), asked)
-    backend = _cache.get(key)
+    found = _cache.get(key)
+    backend = found[1] if found is not None and found[0] is registry else None
     if backend is None:
         # Checked on a miss only: select() runs on every eager launch.
         if not isinstance(asked, str):
@@ -142,7 +145,7 @@ def select(name: str | None = None) -> Backend:
         with _cache_lock:
             if len(_cache) > 64:  # registries replaced by discovery.reset() leave stale entries
                 _cache.clear()
-            _cache[key] = backend
+            _cache[key] = (registry, backend)
     return backend
 
 
