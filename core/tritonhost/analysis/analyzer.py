@@ -191,6 +191,8 @@ def _backend_hooks() -> _BackendHooks:
     requested = requested_backend()
     key = (id(registry), requested)
     hooks = _hooks_by_selection.get(key)
+    if hooks is not None and hooks.registry is not registry:  # a new registry reusing a freed one's id
+        hooks = None
     if hooks is None:
         try:
             selected: str | None = select().name
