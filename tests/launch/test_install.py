@@ -17,6 +17,7 @@ import library_functions as libf
 import tritonhost
 from comparisons import assert_close_to_scale, values_and_gradients
 from kernels import add_kernel
+from tritonhost.compat.aot_autograd import torch_replays_without_grad
 from tritonhost.tracing.hops import tritonhost_kernel_functional
 
 MODES = ["eager", "aot_eager", "tritonhost"]
@@ -69,6 +70,36 @@ def test_swiglu_with_in_place_backward_matches_pytorch(installed, mode):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     for g, w_ in zip(got_grads, want_grads):
         torch.testing.assert_close(g, w_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_backward_writing_gradients_into_the_forward_inputs(installed, mode):
+    """Liger-Kernel's SwiGLU: the backward stores da and db over the caller's own leaves.
+
+    AOTAutograd replays that write on the forward inputs while it traces; torch releases
+    before pytorch#178622 (2.11 among them) refuse the replay on a leaf that requires grad,
+    for every backend, and backend="tritonhost" makes it trace there (compat/aot_autograd.py).
+    """
+    if GPU and mode == "aot_eager":
+        pytest.skip("on a GPU machine, aot_eager runs PyTorch's own path for modelled kernels")
+    torch.manual_seed(2)
+    a0, b0 = torch.randn(100), torch.randn(100)
+    a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+    fn = _compiled(libf.swiglu_into_inputs, mode)
+    if mode == "aot_eager" and not torch_replays_without_grad():
+        with pytest.raises(Exception, match="leaf Variable that requires grad"):  # PyTorch's own bug
+            fn(a, b)
+        return
+    out = fn(a, b)
+    weight = torch.linspace(-1, 1, 100)
+    (out * weight).sum().backward()
+    want, (want_da, want_db) = values_and_gradients(libf.swiglu_reference, a0, b0)
+    torch.testing.assert_close(out.detach(), want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.grad, want_da, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(b.grad, want_db, rtol=1e-5, atol=1e-6)
+    # The library's side effect, as in eager: the inputs now hold their gradients.
+    torch.testing.assert_close(a.detach(), want_da, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(b.detach(), want_db, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", MODES)

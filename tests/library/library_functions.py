@@ -61,6 +61,26 @@ class SwiGLU(torch.autograd.Function):
         return a, b
 
 
+class SwiGLUIntoInputs(torch.autograd.Function):
+    """As Liger-Kernel's SwiGLU: the backward overwrites the saved inputs themselves (no copy)
+    with their gradients, so after backward the caller's ``a`` and ``b`` hold ``da`` and ``db``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        c = torch.empty_like(a)
+        n = a.numel()
+        lib.swiglu_forward[(triton.cdiv(n, 64),)](a, b, c, n, BLOCK=64)
+        ctx.save_for_backward(a, b)
+        return c
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved_tensors
+        n = a.numel()
+        lib.swiglu_backward[(triton.cdiv(n, 64),)](dc.contiguous(), a, b, n, BLOCK=64)
+        return a, b
+
+
 def swiglu_reference(a, b):
     return torch.nn.functional.silu(a) * b
 
@@ -105,6 +125,10 @@ def rms_norm(x, w):
 
 def swiglu(a, b):
     return SwiGLU.apply(a, b)
+
+
+def swiglu_into_inputs(a, b):
+    return SwiGLUIntoInputs.apply(a, b)
 
 
 def scale_by_three(x):

@@ -22,6 +22,7 @@ import torch.fx
 
 from tritonhost.codegen.memory import MemoryPlan, plan_memory
 from tritonhost.codegen.wrapper import generate_wrapper
+from tritonhost.compat.aot_autograd import replay_backward_writes
 from tritonhost.host.selection import Backend, select
 from tritonhost.ir.lowering import lower
 from tritonhost.ir.program import Program
@@ -104,4 +105,7 @@ def tritonhost_backend(graph_module: torch.fx.GraphModule, example_inputs: Seque
         return boxed(compile_graph(graph, inputs, backend=backend))
 
     aot = aot_autograd(fw_compiler=compiler, bw_compiler=compiler, keep_inference_input_mutations=True)
-    return aot(graph_module, list(example_inputs))  # type: ignore[no-any-return]
+    # A kernel library's backward may write into the forward's inputs (Liger's SwiGLU
+    # does); AOTAutograd traces that replay, which older torch releases reject.
+    with replay_backward_writes():
+        return aot(graph_module, list(example_inputs))  # type: ignore[no-any-return]
