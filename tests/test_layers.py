@@ -59,6 +59,9 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tritonhost.codegen.backend", "torch._dynamo.backends.common"): (
         "importing Dynamo takes a second or more, and only torch.compile, which has imported it, calls the backend"
     ),
+    ("tritonhost.compat.aot_autograd", "torch._functorch._aot_autograd"): (
+        "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\", compiling, reads their source"
+    ),
 }
 
 
