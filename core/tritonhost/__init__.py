@@ -68,9 +68,11 @@ def backends() -> tuple[BackendStatus, ...]:
     return _registry().statuses
 
 
-def autotune_stats() -> dict[str, int]:
-    """What the autotuner did in this process: ``benchmarked`` (configs timed), and ``hits`` and
-    ``misses`` of the persistent tuning cache."""
+def autotune_stats() -> dict[str, int | float]:
+    """What the autotuner did in this process: ``benchmarked`` (configs timed), ``hits`` and
+    ``misses`` of the persistent tuning cache, ``decisions`` (configs chosen, one per kernel and
+    tuning key) and ``seconds`` spent choosing them (pruning, the cache, timing; the launch of the
+    chosen config, and its compilation, are not counted)."""
     return _autotune_stats.as_dict()
 
 

@@ -41,6 +41,9 @@ def test_a_second_process_benchmarks_nothing(tmp_path):
     second = _tune(tmp_path, 100)
     assert second["benchmarked"] == 0 and second["hits"] == 1
     assert second["block"] == first["block"]
+    # One decision each; the second is a cache lookup, cheaper than timing three configs.
+    assert first["decisions"] == second["decisions"] == 1
+    assert 0 < second["seconds"] < first["seconds"]
     (entry,) = _entries(tmp_path).values()
     assert entry["kernel"] == "autotuned_scale_kernel" and entry["config"]["BLOCK"] == first["block"]
 

@@ -53,15 +53,19 @@ def _device_name(params: dict[str, Any]) -> str:
 
 
 class AutotuneStats:
-    """What the autotuner did in this process: configs timed, and persistent-cache hits and misses."""
+    """What the autotuner did in this process: configs timed, persistent-cache hits and misses,
+    and the wall time spent choosing (pruning, the cache, timing; not the chosen launch itself)."""
 
     def __init__(self) -> None:
         self.benchmarked = 0
         self.hits = 0
         self.misses = 0
+        self.decisions = 0
+        self.seconds = 0.0
 
-    def as_dict(self) -> dict[str, int]:
-        return {"benchmarked": self.benchmarked, "hits": self.hits, "misses": self.misses}
+    def as_dict(self) -> dict[str, int | float]:
+        return {"benchmarked": self.benchmarked, "hits": self.hits, "misses": self.misses,
+                "decisions": self.decisions, "seconds": self.seconds}
 
 
 #: This process's counts (``tritonhost.autotune_stats()``).
@@ -133,7 +137,12 @@ class ConfigChooser:
             with self._lock:
                 config = self.cache.get(key)
                 if config is None:
-                    config = self._tune(params, options, run)
+                    started = time.perf_counter()
+                    try:
+                        config = self._tune(params, options, run)
+                    finally:
+                        stats.decisions += 1
+                        stats.seconds += time.perf_counter() - started
                     self.cache[key] = config
         return config
 
