@@ -12,8 +12,11 @@ compile cache and tuning cache: the first run is cold (compiles and times every
 config), the second warm (what a restarted job pays). Printed: the first launch's
 wall time per run, and the ratios to Triton's in the same run; for tritonhost also the time
 its autotuner spent choosing the config (``autotune_stats()["seconds"]``: the persistent
-cache's lookup when warm, not loading the chosen binary), which the goal of at most 1 ms
-per kernel, warm, is about. Needs a GPU.
+cache's lookup when warm, not loading the chosen binary), for the first launch and as the
+mean over four sizes (four tuning keys, launched after the timed one), which the goal of at
+most 1 ms per kernel, warm, is about. Triton's hash of the kernel source, which Triton's
+first compile and tritonhost's cache key both need, is computed before the clock in every
+way and printed on its own. Needs a GPU.
 
     python bench/autotune.py [--size 2048] [--chart autotune.png]
 """
@@ -68,7 +71,13 @@ WAYS = ["triton", "triton cache_results", "tritonhost", "tritonhost, cache off"]
 
 
 def _child(way: str, size: int) -> None:
-    """Launch once, the way named, and print the first launch's seconds as JSON."""
+    """Launch once, the way named, and print the first launch's seconds as JSON.
+
+    Then, for tritonhost, launch at three smaller sizes (new tuning keys, so three more
+    decisions) and print the autotuner's own time: for the first decision, and the mean of all
+    four. Triton's hash of the kernel's source, which both Triton's first compile and
+    tritonhost's cache key need, is computed before the clock for every way and printed apart.
+    """
     a = torch.randn(size, size, device="cuda", dtype=torch.float16)
     b = torch.randn(size, size, device="cuda", dtype=torch.float16)
     c = torch.empty(size, size, device="cuda", dtype=torch.float16)
@@ -80,6 +89,9 @@ def _child(way: str, size: int) -> None:
         import tritonhost  # imported and its backend selected before the clock starts, as Triton is
 
         tritonhost.current_backend()
+    started = time.perf_counter()
+    _matmul.cache_key  # noqa: B018 - computed once per process, then kept by Triton
+    source_hash = time.perf_counter() - started
     torch.cuda.synchronize()
     start = time.perf_counter()
     if way.startswith("tritonhost"):
@@ -90,22 +102,30 @@ def _child(way: str, size: int) -> None:
     torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     torch.testing.assert_close(c.float(), (a.float() @ b.float()), rtol=2e-2, atol=1e-1)
-    tuning = None
+    first = mean = None
     if way.startswith("tritonhost"):
+        first = float(tritonhost.autotune_stats()["seconds"])
+        for smaller in (size // 2, size // 4, size // 8):
+
+            def smaller_grid(meta: Mapping[str, Any], n: int = smaller) -> tuple[int, int]:
+                return (triton.cdiv(n, meta["BLOCK_M"]), triton.cdiv(n, meta["BLOCK_N"]))
+
+            tritonhost.wrap(matmul)[smaller_grid](a, b, c, smaller, smaller, smaller)
         counts = tritonhost.autotune_stats()
-        tuning = counts["seconds"] / max(counts["decisions"], 1)
-    print(json.dumps({"seconds": seconds, "tuning": tuning}))
+        mean = float(counts["seconds"]) / max(int(counts["decisions"]), 1)
+    torch.cuda.synchronize()
+    print(json.dumps({"seconds": seconds, "first": first, "mean": mean, "hash": source_hash}))
 
 
-def _run(way: str, size: int, caches: Path) -> tuple[float, float | None]:
-    """The first launch's seconds, and (tritonhost) the seconds its autotuner spent choosing."""
+def _run(way: str, size: int, caches: Path) -> dict[str, Any]:
+    """The first launch's seconds, the source hash's, and (tritonhost) the autotuner's choosing."""
     env = dict(os.environ, TRITON_CACHE_DIR=str(caches / "triton"), TRITONHOST_CACHE_DIR=str(caches / "tritonhost"))
     if way == "tritonhost, cache off":
         env["TRITONHOST_AUTOTUNE_CACHE"] = "0"
     child = subprocess.run([sys.executable, __file__, "--child", way, "--size", str(size)], capture_output=True,
                            text=True, env=env, check=True)
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    return float(result["seconds"]), result["tuning"]
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _chart(results: dict[str, tuple[float, float]], path: str) -> None:
@@ -140,28 +160,31 @@ def main() -> None:
     if not torch.cuda.is_available():
         sys.exit("bench/autotune.py needs a GPU: Triton's own Autotuner, its anchor, times on one")
     results: dict[str, tuple[float, float]] = {}
-    tuning: dict[str, tuple[float | None, float | None]] = {}
+    runs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for way in WAYS:
         if way == "triton cache_results" and matmul_cached is None:
             continue
         with tempfile.TemporaryDirectory() as caches:
-            (cold, cold_tuning), (warm, warm_tuning) = _run(way, args.size, Path(caches)), _run(way, args.size, Path(caches))
-        results[way] = (cold, warm)
-        tuning[way] = (cold_tuning, warm_tuning)
+            runs[way] = (_run(way, args.size, Path(caches)), _run(way, args.size, Path(caches)))
+        results[way] = (runs[way][0]["seconds"], runs[way][1]["seconds"])
     print(f"torch {torch.__version__}, triton {triton.__version__}, {torch.cuda.get_device_name()}")
     print(f"autotuned fp16 matmul {args.size}^3, {len(CONFIGS)} configs; first launch of a fresh process")
     print(f"{'way':24} {'cold ms':>9} {'warm ms':>9} {'cold vs triton':>15} {'warm vs triton':>15} "
-          f"{'choosing, cold ms':>18} {'choosing, warm ms':>18}")
+          f"{'choosing cold':>14} {'warm, 1st':>10} {'warm, mean':>11}")
     cold_anchor, warm_anchor = results["triton"]
 
     def ms(value: float | None) -> str:
         return "n/a" if value is None else f"{value * 1e3:.3f}"
 
     for way, (cold, warm) in results.items():
+        cold_run, warm_run = runs[way]
         print(f"{way:24} {cold * 1e3:9.1f} {warm * 1e3:9.1f} {cold / cold_anchor:14.2f}x {warm / warm_anchor:14.2f}x "
-              f"{ms(tuning[way][0]):>18} {ms(tuning[way][1]):>18}")
-    print("choosing: the autotuner's own time to pick the config, per kernel (Triton's cannot be told apart "
-          "from its launch: n/a)")
+              f"{ms(cold_run['first']):>14} {ms(warm_run['first']):>10} {ms(warm_run['mean']):>11}")
+    hashes = [run["hash"] for pair in runs.values() for run in pair]
+    print("choosing (ms): the autotuner's own time to pick a config, for the first launch and the mean over four "
+          "sizes (four tuning keys); Triton's cannot be told apart from its launch (n/a)")
+    print(f"Triton's source hash, computed before the clock for every way: {min(hashes) * 1e3:.3f} to "
+          f"{max(hashes) * 1e3:.3f} ms per process")
     if args.chart:
         _chart(results, args.chart)
         print(f"chart: {args.chart}")

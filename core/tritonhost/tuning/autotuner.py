@@ -49,7 +49,9 @@ def _device_name(params: dict[str, Any]) -> str:
     for value in params.values():
         if isinstance(value, torch.Tensor) and value.device.type == "cuda":
             return str(torch.cuda.get_device_name(value.device))
-    return platform.processor() or platform.machine()
+    # Not platform.processor(): on Linux it runs `uname -p` in a subprocess (milliseconds, on
+    # every tuning decision), to return what platform.machine() says or nothing.
+    return platform.machine()
 
 
 class AutotuneStats:

@@ -65,9 +65,16 @@ class TuningCache:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE_NAME
-        self._lock = FileLock(str(folder / (FILE_NAME + ".lock")))
+        self._lock_path = folder / (FILE_NAME + ".lock")
+        self._file_lock: FileLock | None = None  # made at the first write: a lookup takes no lock
         self._memory: dict[str, dict[str, Any]] | None = None
         self._thread_lock = threading.Lock()
+
+    @property
+    def _lock(self) -> FileLock:
+        if self._file_lock is None:
+            self._file_lock = FileLock(str(self._lock_path))
+        return self._file_lock
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every entry in the file now (none if it is missing or unreadable)."""
