@@ -9,7 +9,7 @@ under ``create_graph=True``. Until pytorch/pytorch#178622 that replay ran with
 grad mode on, so on a forward input that requires grad (a leaf: a parameter, or an
 input the caller made with ``requires_grad=True``) tracing failed with "a leaf
 Variable that requires grad is being used in an in-place operation", for every
-backend (torch 2.11 has the bug; 2.13 has the fix). :func:`replay_backward_writes`
+backend (torch 2.11 has the bug, 2.13 the fix; 2.12 was not checked). :func:`replay_backward_writes`
 applies the same fix, no grad for that replay, while tritonhost's own backend
 traces, on a torch without it.
 """
