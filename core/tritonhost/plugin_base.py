@@ -28,7 +28,7 @@ from triton.testing import do_bench
 
 from tritonhost.compat.compile import compile_kernel, stage_names, triton_backend
 from tritonhost.compat.frontend import format_target, make_ttir
-from tritonhost.compat.options import backend_launch_options
+from tritonhost.compat.options import backend_launch_options, split_options
 from tritonhost.contract import (
     BackendInfo,
     CodeObject,
@@ -227,13 +227,10 @@ class TritonDriverBackend(BackendPlugin):
         if target.backend != self.target_kind:
             return None
         accepted = backend_launch_options(self.triton_backend)
-        kept = {}
-        for option, value in options.items():
-            if option in accepted:
-                kept[option] = value
-            else:  # another vendor's option (AMD's waves_per_eu on NVIDIA): meaningless here
-                logger.debug("%s: dropped option %s=%r, which %s targets do not take", self.name, option, value,
-                             self.target_kind)
+        kept, dropped = split_options(options, accepted)
+        for option, value in dropped.items():
+            logger.debug("%s: dropped option %s=%r, which %s targets do not take", self.name, option, value,
+                         self.target_kind)
         compiled = compile_kernel(kernel, params, kept, target)
         binary_kind = str(triton_backend(target).binary_ext)
         stages = [(name, str(compiled.asm[name])) for name in stage_names(compiled, binary_kind)]

@@ -15,6 +15,8 @@ import dataclasses
 import functools
 import inspect
 import sys
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import triton.backends
 
@@ -47,3 +49,18 @@ def triton_launch_options() -> frozenset[str]:
     for key in triton.backends.backends:
         names.update(backend_launch_options(key))
     return frozenset(names)
+
+
+def split_options(
+    options: Mapping[str, Any], accepted: Collection[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``options`` as ``(kept, dropped)``: those in ``accepted`` (all where it is None), and the rest.
+
+    The rest are another vendor's (AMD's ``waves_per_eu`` on NVIDIA): meaningless to this
+    compiler, so the caller drops them, and says so in a DEBUG line.
+    """
+    kept: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+    for name, value in options.items():
+        (kept if accepted is None or name in accepted else dropped)[name] = value
+    return kept, dropped

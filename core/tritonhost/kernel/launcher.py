@@ -9,6 +9,7 @@ from typing import Any
 from triton.runtime.jit import JITFunction
 
 from tritonhost.compat.direct_launch import DirectLaunch
+from tritonhost.compat.options import split_options
 from tritonhost.contract import Grid3, PreparedLaunch
 from tritonhost.kernel.devices import check_devices
 
@@ -47,11 +48,9 @@ class TritonRuntimeLauncher:
         self.device_types = device_types
 
     def _options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        kept = {}
-        for name, value in options.items():
-            if self._accepted is None or name in self._accepted:
-                kept[name] = value
-            elif name not in self._dropped:
+        kept, dropped = split_options(options, self._accepted)
+        for name, value in dropped.items():
+            if name not in self._dropped:  # said once per kernel and option: launches repeat
                 self._dropped.add(name)
                 logger.debug("%s on %s: dropped launch option %s=%r, which this backend's compiler does not take",
                              self._jit.fn.__name__, self.backend, name, value)
