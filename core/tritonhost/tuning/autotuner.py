@@ -142,9 +142,9 @@ class ConfigChooser:
                     started = time.perf_counter()
                     try:
                         config = self._tune(params, options, run)
-                    finally:
-                        stats.decisions += 1
+                    finally:  # a failed choice took time too
                         stats.seconds += time.perf_counter() - started
+                    stats.decisions += 1
                     self.cache[key] = config
         return config
 
