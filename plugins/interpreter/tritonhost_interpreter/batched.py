@@ -35,6 +35,8 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
 from tritonhost_interpreter import semantics
+from tritonhost_interpreter.bounds import active_span
+from tritonhost_interpreter.memory import ArgumentMemory
 
 _np_dtype = triton_interpreter._get_np_dtype
 
@@ -108,8 +110,10 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.grid_idx = None
         self.batch = 0
         self._program_ids: list[np.ndarray] = []
-        #: Called before each memory access: (access, pointers, mask, item size); may raise.
-        self.before_access: Callable[[str, np.ndarray, np.ndarray, int], None] | None = None
+        #: Called before each memory access: (access, pointers, mask, item size, active span); may raise.
+        self.before_access: Callable[[str, np.ndarray, np.ndarray, int, tuple[int, int] | None], None] | None = None
+        #: The launch's argument memory, where loads and stores inside it run as NumPy gathers and scatters.
+        self.memory: ArgumentMemory | None = None
         #: The largest per-program block seen, in elements (to size the next chunk).
         self.peak_elements = 1
 
@@ -212,9 +216,12 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     # --- memory --------------------------------------------------------------------------------
 
-    def _check(self, access: str, pointers: np.ndarray, mask: np.ndarray, item_type: Any) -> None:
+    def _check(self, access: str, pointers: np.ndarray, mask: np.ndarray, item_type: Any) -> tuple[int, int] | None:
+        """Check the access (bounds, the write journal); return its active lanes' lowest and highest address."""
+        span = active_span(pointers, mask)
         if self.before_access is not None:
-            self.before_access(access, pointers, mask, max(1, int(item_type.primitive_bitwidth) // 8))
+            self.before_access(access, pointers, mask, max(1, int(item_type.primitive_bitwidth) // 8), span)
+        return span
 
     def create_masked_load(self, ptrs: TensorHandle, mask: TensorHandle, other: TensorHandle | None,
                            *rest: Any) -> TensorHandle:
@@ -223,15 +230,23 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         other_data = np.zeros((1,) * ptrs.data.ndim, dtype=dtype) if other is None else other.data
         pointers, active, fill = _common(ptrs.data, mask.data, other_data)
         self._seen(pointers.shape[1:])
-        self._check("load", pointers, active, element)
-        return _handle(triton_interpreter._interpreter.load(pointers, active, fill.astype(dtype, copy=False), dtype),
-                       element)
+        span = self._check("load", pointers, active, element)
+        fill = fill.astype(dtype, copy=False)
+        if self.memory is not None and span is not None:
+            loaded = self.memory.load(pointers, active.astype(bool, copy=False), fill, dtype, span)
+            if loaded is not None:
+                return _handle(loaded, element)
+        return _handle(triton_interpreter._interpreter.load(pointers, active, fill, dtype), element)
 
     def create_masked_store(self, ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any) -> None:
         # Elements are written in C order, so where programs store to one address the
         # highest program id writes last, as when programs run in order.
         pointers, values, active = _common(ptrs.data, value.data, mask.data)
-        self._check("store", pointers, active, ptrs.get_element_ty())
+        span = self._check("store", pointers, active, ptrs.get_element_ty())
+        if span is None:
+            return  # every lane masked off
+        if self.memory is not None and self.memory.store(pointers, values, active.astype(bool, copy=False), span):
+            return
         triton_interpreter._interpreter.store(pointers, values, active)
 
     def create_atomic_rmw(self, op: Any, ptr: TensorHandle, val: TensorHandle, mask: TensorHandle,

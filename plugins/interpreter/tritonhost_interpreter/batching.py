@@ -48,6 +48,7 @@ from tritonhost_interpreter.batched import (
     patch_tensor_methods,
     tensor_loop,
 )
+from tritonhost_interpreter.memory import ArgumentMemory
 from tritonhost_interpreter.progress import Progress
 from tritonhost_interpreter.snapshot import WriteJournal
 
@@ -116,6 +117,7 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
     builder = _builder
     builder.before_access = _access_hook(builder, journal, checker)
+    builder.memory = ArgumentMemory(tensors)
     try:
         with _batched_language(builder):
             scope = triton_interpreter._patch_lang(rewritten)
@@ -137,6 +139,7 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
         raise _fallback(error) from error
     finally:
         builder.before_access = None
+        builder.memory = None
     if any(t.device.type != "cpu" for _, t in tensors_of(params)):
         executor._restore_args_dev((), (), kwargs, host)
 
@@ -175,12 +178,12 @@ def _find(error: BaseException) -> BaseException:
 
 
 def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds.BoundsChecker | None) -> Any:
-    def before(access: str, pointers: np.ndarray, mask: np.ndarray, item_size: int) -> None:
+    def before(access: str, pointers: np.ndarray, mask: np.ndarray, item_size: int, span: tuple[int, int] | None) -> None:
         if checker is not None:
             # The program named is the chunk's first; the per-program rerun names the exact one.
-            checker.check(access, pointers, mask, item_size, builder.program_ids()[0])
+            checker.check(access, pointers, mask, item_size, builder.program_ids()[0], span)
         if access != "load":
-            journal.before_write(pointers, mask, item_size)
+            journal.before_write(pointers, mask, item_size, span)
 
     return before
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -80,6 +80,8 @@ def active_span(addresses: np.ndarray, mask: np.ndarray | None) -> tuple[int, in
             return None
         return int(addresses.min()), int(addresses.max())
     active = np.broadcast_to(np.asarray(mask, dtype=bool), addresses.shape)
+    if active.all():  # full blocks, the usual case: plain reductions are faster than masked ones
+        return (int(addresses.min()), int(addresses.max())) if addresses.size else None
     if not active.any():
         return None
     low = addresses.min(where=active, initial=np.iinfo(np.uint64).max)
@@ -101,10 +103,15 @@ class BoundsChecker:
         self._lows = np.array([m[0] for m in merged], dtype=np.uint64)
         self._highs = np.array([m[1] for m in merged], dtype=np.uint64)
 
-    def check(self, access: str, pointers: np.ndarray, mask: np.ndarray | None, item_size: int, program: Any) -> None:
-        """Raise :class:`OutOfBoundsError` if an active lane of ``pointers`` leaves every argument."""
+    def check(self, access: str, pointers: np.ndarray, mask: np.ndarray | None, item_size: int, program: Any,
+              span: tuple[int, int] | None | Literal["unknown"] = "unknown") -> None:
+        """Raise :class:`OutOfBoundsError` if an active lane of ``pointers`` leaves every argument.
+
+        ``span`` is :func:`active_span` of the access where the caller has it already.
+        """
         addresses = np.asarray(pointers, dtype=np.uint64)
-        span = active_span(addresses, mask)
+        if span == "unknown":
+            span = active_span(addresses, mask)
         if span is None:
             return
         if self._lows.size:

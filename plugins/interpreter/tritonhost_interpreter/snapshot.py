@@ -10,6 +10,7 @@ the attempt only reads cost nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -25,14 +26,16 @@ class WriteJournal:
         for name, tensor in tensors:
             extent = Extent.of(name, tensor)
             if extent is not None:
-                self._spans.append((extent.low, extent.high, _bytes(tensor, extent.low, extent.high)))
+                self._spans.append((extent.low, extent.high, argument_bytes(tensor, extent.low, extent.high)))
         self._saved: dict[int, torch.Tensor] = {}
 
-    def before_write(self, addresses: np.ndarray, mask: np.ndarray, item_size: int) -> None:
-        """Save every argument that the active lanes of ``addresses`` may reach."""
+    def before_write(self, addresses: np.ndarray, mask: np.ndarray, item_size: int,
+                     reached: tuple[int, int] | None | Literal["unknown"] = "unknown") -> None:
+        """Save every argument that the active lanes of ``addresses`` may reach (their span, if known)."""
         if len(self._saved) == len(self._spans):
             return
-        reached = active_span(np.asarray(addresses, dtype=np.uint64), mask)
+        if reached == "unknown":
+            reached = active_span(np.asarray(addresses, dtype=np.uint64), mask)
         if reached is None:
             return
         low, high = reached[0], reached[1] + item_size
@@ -52,7 +55,7 @@ class WriteJournal:
         return len(self._saved)
 
 
-def _bytes(tensor: torch.Tensor, low: int, high: int) -> torch.Tensor:
+def argument_bytes(tensor: torch.Tensor, low: int, high: int) -> torch.Tensor:
     """The bytes ``[low, high)`` of ``tensor``'s storage, as a uint8 tensor sharing that memory."""
     storage = tensor.untyped_storage()
     whole = torch.empty(0, dtype=torch.uint8, device=tensor.device).set_(storage)
