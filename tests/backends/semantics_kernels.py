@@ -77,3 +77,13 @@ def static_unroll(out_ptr, BLOCK: tl.constexpr):
     for i in tl.static_range(2):
         acc += pair[i]  # a static index stays a Python int, as compiled
     tl.store(out_ptr + tl.arange(0, BLOCK), acc)
+
+
+@triton.jit
+def bf16_atomics(x_ptr, sum_ptr, old_ptr, SLOTS: tl.constexpr, BLOCK: tl.constexpr):
+    """Every program adds its block into SLOTS bf16 accumulators (lanes and programs meet
+    there) and keeps what each lane found. (Triton takes no other atomic on bf16.)"""
+    pid = tl.program_id(0)
+    offs = tl.arange(0, BLOCK)
+    found = tl.atomic_add(sum_ptr + offs % SLOTS, tl.load(x_ptr + pid * BLOCK + offs))
+    tl.store(old_ptr + pid * BLOCK + offs, found)

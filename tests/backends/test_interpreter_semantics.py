@@ -79,6 +79,23 @@ def test_bf16_dot_accumulates_in_fp32(interpreter):
     torch.testing.assert_close(c, a.float() @ b.float(), rtol=1e-6, atol=1e-5)
 
 
+@pytest.mark.parametrize("batch", ["1", "0"], ids=["batched", "program by program"])
+def test_bf16_atomic_add_rounds_each_update_in_launch_order(interpreter, monkeypatch, batch):
+    """Triton's interpreter refuses bf16 atomics; a GPU rounds each update to bf16 on its own."""
+    monkeypatch.setenv("TRITONHOST_INTERPRETER_BATCH", batch)
+    programs, block, slots = 6, 8, 4
+    x = _bf16(programs * block, 7)
+    total, found = torch.zeros(slots, dtype=torch.bfloat16), torch.empty(programs * block, dtype=torch.bfloat16)
+    wrap(k.bf16_atomics)[(programs,)](x, total, found, SLOTS=slots, BLOCK=block)
+    want, want_found = torch.zeros(slots, dtype=torch.bfloat16), torch.empty_like(found)
+    for i, value in enumerate(x):  # program by program, lane by lane, each sum rounded to bf16
+        slot = i % block % slots
+        want_found[i] = want[slot]
+        want[slot] = (want[slot].float() + value.float()).bfloat16()
+    assert torch.equal(total.view(torch.int16), want.view(torch.int16))
+    assert torch.equal(found.view(torch.int16), want_found.view(torch.int16))
+
+
 def test_loop_indices_are_tensors_and_comparisons_int1(interpreter):
     out = torch.full((40,), -1.0)
     wrap(k.chunk_rows)[(1,)](out, 37, BT=16, CHUNKS=3)

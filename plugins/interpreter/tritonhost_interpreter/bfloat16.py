@@ -13,8 +13,11 @@ to nearest even, as compiled Triton's do (the interpreter truncates). Sums, mini
 maxima and scans of bf16 blocks, which the interpreter takes with NumPy on the raw
 bits, run on the values: a sum accumulates in fp32 and is rounded once (a GPU's
 tree of bf16 additions lands within a few units in the last place of it), a
-cumulative sum rounds at every step. Operations on the bits themselves (loads,
-stores, ``tl.where``, ``abs``, bitcasts) need nothing.
+cumulative sum rounds at every step. ``atomic_add`` on bf16 (Triton's front end takes
+no other atomic on bf16), which Triton's interpreter refuses ("Unsupported data type"),
+runs lane by lane in launch order, each sum rounded to bf16 as a GPU's bf16 atomic is.
+Operations on the bits themselves (loads, stores, ``tl.where``, ``abs``, bitcasts) need
+nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any
 
 import numpy as np
 import triton.language as tl
-from triton.runtime.interpreter import TensorHandle
+from triton._C.libtriton import interpreter as triton_cpp
+from triton._C.libtriton import ir
+from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
 #: Binary floating-point operations of the interpreter's builder (comparisons included).
 BINARY = (
@@ -196,3 +201,57 @@ def wrapped_reductions(reduce_ops: Any, scan_ops: Any) -> list[tuple[Any, str, C
         (scan_ops, "cumsum", _scan(scan_ops.cumsum, np.add)),
         (scan_ops, "cumprod", _scan(scan_ops.cumprod, np.multiply)),
     ]
+
+
+# --- atomics (a method of Triton's InterpreterBuilder, which the batched builder calls too) ------
+
+#: What each read-modify-write does to the value in memory, on fp32 values: the ones
+#: Triton's front end allows on bf16.
+_RMW: dict[Any, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {ir.ATOMIC_OP.FADD: np.add}
+
+
+def atomic_rmw_bits(op: Any, pointers: np.ndarray, values: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """A bf16 read-modify-write at each active lane's address, in C order; the old bits per lane.
+
+    Lanes that share an address apply one after the other, as Triton's helper applies
+    lanes: each round takes the next lane of every address at once.
+    """
+    pointers, values, active = (np.ascontiguousarray(a).reshape(-1) for a in np.broadcast_arrays(
+        pointers, values, np.asarray(active, dtype=bool)))
+    combine = _RMW[op]
+    old = np.zeros(values.shape, dtype=np.uint16)
+    lanes = np.flatnonzero(active)
+    if lanes.size == 0:
+        return old
+    addresses = pointers[lanes]
+    order = np.argsort(addresses, kind="stable")  # by address, launch order kept within one
+    ordered = addresses[order]
+    new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    starts = np.flatnonzero(new_group)
+    rank = np.arange(ordered.size) - starts[np.cumsum(new_group) - 1]
+    for step in range(int(rank.max()) + 1):
+        chosen = lanes[order[rank == step]]  # at most one lane per address
+        where = pointers[chosen]
+        every = np.ones(chosen.size, dtype=bool)
+        current = triton_cpp.load(where, every, np.zeros(chosen.size, dtype=np.uint16), np.uint16)
+        old[chosen] = current
+        updated = round_to_bf16(combine(widen(current), widen(values[chosen])))
+        triton_cpp.store(where, updated, every)
+    return old
+
+
+def _atomic_rmw(original: Callable[..., TensorHandle]) -> Callable[..., TensorHandle]:
+    def rmw(self: Any, op: Any, ptr: TensorHandle, val: TensorHandle, mask: TensorHandle, sem: Any,
+            scope: Any) -> TensorHandle:
+        if not _is_bf16(val) or op not in _RMW:
+            return original(self, op, ptr, val, mask, sem, scope)
+        old = atomic_rmw_bits(op, ptr.data, val.data, mask.data)
+        return TensorHandle(old.reshape(np.broadcast_shapes(ptr.data.shape, val.data.shape, mask.data.shape)),
+                            tl.bfloat16)
+
+    return rmw
+
+
+def wrapped_atomics() -> list[tuple[Any, str, Callable[..., Any]]]:
+    """``(class, method, replacement)``: bf16 read-modify-writes, which Triton's interpreter refuses."""
+    return [(InterpreterBuilder, "create_atomic_rmw", _atomic_rmw(InterpreterBuilder.create_atomic_rmw))]

@@ -147,7 +147,7 @@ def _semantics(builder: Any) -> list[tuple[Any, str, Callable[..., Any]]]:
         view = _Overlay(builder, comparisons)
         made += [(builder, name, operation) for name, operation in bfloat16.wrapped_operations(view).items()]
         if builder is triton_interpreter.interpreter_builder:
-            made += bfloat16.wrapped_reductions(_REDUCE_OPS, _SCAN_OPS)
+            made += bfloat16.wrapped_reductions(_REDUCE_OPS, _SCAN_OPS) + bfloat16.wrapped_atomics()
         _replacements[id(builder)] = made
     return _replacements[id(builder)]
 
