@@ -233,7 +233,7 @@ def atomic_rmw_bits(op: Any, pointers: np.ndarray, values: np.ndarray, active: n
         chosen = lanes[order[rank == step]]  # at most one lane per address
         where = pointers[chosen]
         every = np.ones(chosen.size, dtype=bool)
-        current = triton_cpp.load(where, every, np.zeros(chosen.size, dtype=np.uint16), np.uint16)
+        current = triton_cpp.load(where, every, np.zeros(chosen.size, dtype=np.uint16), np.dtype(np.uint16))
         old[chosen] = current
         updated = round_to_bf16(combine(widen(current), widen(values[chosen])))
         triton_cpp.store(where, updated, every)
