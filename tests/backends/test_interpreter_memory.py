@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tritonhost_interpreter.memory import ArgumentMemory
+from tritonhost_interpreter.memory import ArgumentMemory, argument_spans
 
 
 def _addresses(tensor: torch.Tensor, elements) -> np.ndarray:
@@ -20,7 +20,7 @@ def _addresses(tensor: torch.Tensor, elements) -> np.ndarray:
 
 def test_a_load_inside_one_argument_gathers_with_the_fill_where_masked():
     x = torch.arange(10, dtype=torch.float32)
-    memory = ArgumentMemory([("x", x)])
+    memory = ArgumentMemory(argument_spans([("x", x)]))
     pointers = _addresses(x, [[0, 3, 9], [5, 5, 1]])
     active = np.array([[True, False, True], [True, True, True]])
     pointers[0, 1] = 12345  # a masked-off lane's address is never read
@@ -32,14 +32,14 @@ def test_a_load_inside_one_argument_gathers_with_the_fill_where_masked():
 def test_each_element_size(dtype):
     x = torch.arange(8).to(dtype)
     numpy_type = np.dtype(np.uint16) if dtype == torch.bfloat16 else np.dtype(str(dtype).removeprefix("torch."))
-    memory = ArgumentMemory([("x", x)])
+    memory = ArgumentMemory(argument_spans([("x", x)]))
     got = memory.load(_addresses(x, [7, 0, 2]), np.ones(3, bool), np.zeros(3, numpy_type), numpy_type)
     np.testing.assert_array_equal(got, x.view(torch.int16 if dtype == torch.bfloat16 else dtype).numpy()[[7, 0, 2]])
 
 
 def test_accesses_it_does_not_take_go_to_triton():
     x, y = torch.zeros(8), torch.zeros(8)
-    memory = ArgumentMemory([("x", x), ("y", y)])
+    memory = ArgumentMemory(argument_spans([("x", x), ("y", y)]))
     every = np.ones(2, bool)
     f32 = np.dtype(np.float32)
     # Across two arguments, outside every argument, one byte off the element grid, bool.
@@ -52,7 +52,7 @@ def test_accesses_it_does_not_take_go_to_triton():
 
 def test_a_store_of_distinct_addresses_scatters_the_active_lanes():
     out = torch.zeros(6)
-    memory = ArgumentMemory([("out", out)])
+    memory = ArgumentMemory(argument_spans([("out", out)]))
     pointers = _addresses(out, [[4, 0], [2, 5]])  # not in address order: checked distinct another way
     active = np.array([[True, True], [False, True]])
     assert memory.store(pointers, np.array([[1, 2], [3, 4]], np.float32), active)
@@ -62,7 +62,7 @@ def test_a_store_of_distinct_addresses_scatters_the_active_lanes():
 @pytest.mark.parametrize("size", [4, 1000])  # the bitmap, and the sort for a large argument
 def test_a_store_where_two_lanes_meet_goes_to_triton(size):
     out = torch.zeros(size)
-    memory = ArgumentMemory([("out", out)])
+    memory = ArgumentMemory(argument_spans([("out", out)]))
     assert memory.store(_addresses(out, [1, 3, 1]), np.ones(3, np.float32), np.ones(3, bool)) is False
     assert memory.store(_addresses(out, [1, 3, 1]), np.ones(3, np.float32), np.array([True, True, False]))
     assert out.sum().item() == 2
@@ -71,7 +71,7 @@ def test_a_store_where_two_lanes_meet_goes_to_triton(size):
 def test_a_view_reaches_only_its_own_elements():
     base = torch.arange(10, dtype=torch.float32)
     view = base[2:6]
-    memory = ArgumentMemory([("view", view)])
+    memory = ArgumentMemory(argument_spans([("view", view)]))
     f32 = np.dtype(np.float32)
     np.testing.assert_array_equal(memory.load(_addresses(view, [0, 3]), np.ones(2, bool), np.zeros(2, f32), f32), [2, 5])
     assert memory.load(_addresses(view, [4]), np.ones(1, bool), np.zeros(1, f32), f32) is None  # base[6]

@@ -48,7 +48,7 @@ from tritonhost_interpreter.batched import (
     patch_tensor_methods,
     tensor_loop,
 )
-from tritonhost_interpreter.memory import ArgumentMemory
+from tritonhost_interpreter.memory import ArgumentMemory, argument_spans
 from tritonhost_interpreter.progress import Progress
 from tritonhost_interpreter.snapshot import WriteJournal
 
@@ -113,11 +113,12 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     for hook in fn.pre_run_hooks:
         hook(**host)
     tensors = list(tensors_of(host))
-    journal = WriteJournal(tensors)
+    spans = argument_spans(tensors)  # on a GPU machine these are the host copies
+    journal = WriteJournal(spans)
     checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
     builder = _builder
     builder.before_access = _access_hook(builder, journal, checker)
-    builder.memory = ArgumentMemory(tensors)
+    builder.memory = ArgumentMemory(spans)
     try:
         with _batched_language(builder):
             scope = triton_interpreter._patch_lang(rewritten)

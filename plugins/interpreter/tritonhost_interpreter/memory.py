@@ -22,23 +22,39 @@ import numpy as np
 import torch
 
 from tritonhost_interpreter.bounds import Extent, active_span
-from tritonhost_interpreter.snapshot import argument_bytes
 
 # A scatter checks distinct addresses with a bitmap of the argument's elements when
 # the argument has at most this many elements per stored lane; past that, with a sort.
 _BITMAP_RATIO = 8
 
 
-class ArgumentMemory:
-    """The bytes of one launch's CPU tensor arguments, for :meth:`load` and :meth:`store`."""
+#: One tensor argument's memory: its lowest byte, one past its highest, and those bytes.
+Span = tuple[int, int, torch.Tensor]
 
-    def __init__(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
-        spans: list[tuple[int, int, np.ndarray]] = []
-        for name, tensor in tensors:
-            extent = Extent.of(name, tensor)
-            if extent is not None and tensor.device.type == "cpu":
-                spans.append((extent.low, extent.high, argument_bytes(tensor, extent.low, extent.high).numpy()))
-        self._spans = spans
+
+def argument_spans(tensors: Iterable[tuple[str, torch.Tensor]]) -> list[Span]:
+    """The bytes each CPU tensor argument spans, as the kernel was given it (a view's elements)."""
+    spans = []
+    for name, tensor in tensors:
+        extent = Extent.of(name, tensor)
+        if extent is not None and tensor.device.type == "cpu":
+            spans.append((extent.low, extent.high, argument_bytes(tensor, extent.low, extent.high)))
+    return spans
+
+
+def argument_bytes(tensor: torch.Tensor, low: int, high: int) -> torch.Tensor:
+    """The bytes ``[low, high)`` of ``tensor``'s storage, as a uint8 tensor sharing that memory."""
+    storage = tensor.untyped_storage()
+    whole = torch.empty(0, dtype=torch.uint8, device=tensor.device).set_(storage)
+    start = low - storage.data_ptr()
+    return whole[start:start + (high - low)]
+
+
+class ArgumentMemory:
+    """One launch's tensor arguments (:func:`argument_spans`), for :meth:`load` and :meth:`store`."""
+
+    def __init__(self, spans: Iterable[Span]) -> None:
+        self._spans = [(low, high, data.numpy()) for low, high, data in spans]
         self._views: dict[tuple[int, np.dtype], np.ndarray] = {}
 
     def load(self, pointers: np.ndarray, active: np.ndarray, fill: np.ndarray, dtype: np.dtype,

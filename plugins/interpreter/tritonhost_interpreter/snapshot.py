@@ -15,18 +15,15 @@ from typing import Literal
 import numpy as np
 import torch
 
-from tritonhost_interpreter.bounds import Extent, active_span
+from tritonhost_interpreter.bounds import active_span
+from tritonhost_interpreter.memory import Span
 
 
 class WriteJournal:
     """The spans of a launch's tensor arguments, each copied once before it is first written."""
 
-    def __init__(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
-        self._spans: list[tuple[int, int, torch.Tensor]] = []
-        for name, tensor in tensors:
-            extent = Extent.of(name, tensor)
-            if extent is not None:
-                self._spans.append((extent.low, extent.high, argument_bytes(tensor, extent.low, extent.high)))
+    def __init__(self, spans: Iterable[Span]) -> None:
+        self._spans = list(spans)
         self._saved: dict[int, torch.Tensor] = {}
 
     def before_write(self, addresses: np.ndarray, mask: np.ndarray, item_size: int,
@@ -53,11 +50,3 @@ class WriteJournal:
     def saved(self) -> int:
         """How many arguments were saved."""
         return len(self._saved)
-
-
-def argument_bytes(tensor: torch.Tensor, low: int, high: int) -> torch.Tensor:
-    """The bytes ``[low, high)`` of ``tensor``'s storage, as a uint8 tensor sharing that memory."""
-    storage = tensor.untyped_storage()
-    whole = torch.empty(0, dtype=torch.uint8, device=tensor.device).set_(storage)
-    start = low - storage.data_ptr()
-    return whole[start:start + (high - low)]
