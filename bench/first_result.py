@@ -10,13 +10,13 @@ new process with empty Triton and tritonhost caches, each of these ways:
   ``torch.compile(backend="aot_eager")``.
 
 Printed per way: seconds from the first line of the process to the imports done, and
-from there to the first result (synchronized). For the tritonhost ways a second,
-profiled run of the same process says where the first call's time goes: Dynamo,
-AOTAutograd, tritonhost's analysis and its lowering and wrapper generation, Triton's
-compilation, and the first launches. Each part is the profiler's cumulative time of the
-functions that do it (parts nest: AOTAutograd runs inside Dynamo's call of the backend,
-the analysis inside AOTAutograd's tracing), scaled by the unprofiled run's wall time
-over the profiled one's, since profiling slows Python down.
+from there to the first result (synchronized); then, for the compiled ways, where the
+first call's time went, by wall clock: Dynamo's own phase timers (``dynamo_timed``:
+tracing the bytecode, calling the backend, AOTAutograd within it, building guards),
+tritonhost's analysis and its lowering and wrapper generation (timed around their
+functions), and Triton's compilation or cache load (timed around ``JITFunction._do_compile``). Parts nest as
+listed. A profiler is not used: it slows Python-heavy parts (Dynamo) far more than the
+rest, and its shares mislead.
 
     python bench/first_result.py [--kernels 20]            # on a GPU: all ways, cuda backend
     TRITONHOST_BACKEND=interpreter python bench/first_result.py   # a CPU: tritonhost's ways
@@ -29,10 +29,8 @@ import time
 _STARTED = time.perf_counter()  # before any import: imports are part of a first result
 
 import argparse
-import cProfile
 import json
 import os
-import pstats
 import subprocess
 import sys
 import tempfile
@@ -42,16 +40,46 @@ from typing import Any
 WAYS = ["tritonhost eager", "tritonhost compiled", "triton eager", "inductor", "wrap_triton + aot_eager"]
 GPU_ONLY = {"triton eager", "inductor", "wrap_triton + aot_eager"}
 
-#: The parts of a first compiled call: (label, file suffix, function name). Each is the
-#: profiler's cumulative time of that function, summed over its calls.
+#: The parts of a first compiled call, in nesting order: (label, where its time comes from).
+#: ``dynamo:KEY`` is one of Dynamo's phase timers (torch._dynamo.utils.compilation_time_metrics,
+#: a private table that PyTorch 2.11 and 2.13 both keep); ``MODULE:QUALNAME`` a function the
+#: child times around (where callers look it up: tritonhost.tracing.hops imported analyze_call).
 PARTS = [
-    ("Dynamo, whole (tracing and the backend it calls)", "torch/_dynamo/convert_frame.py", "_compile"),
-    ("  AOTAutograd (tracing, partitioning, compiling forward)", "torch/_functorch/aot_autograd.py",
-     "aot_module_simplified"),
-    ("    tritonhost analysis of kernels (TTIR, dataflow)", "tritonhost/analysis/analyzer.py", "analyze_call"),
-    ("    tritonhost lowering, memory plan, wrapper code", "tritonhost/codegen/backend.py", "compile_graph"),
-    ("Triton compilation (wherever it runs)", "triton/compiler/compiler.py", "compile"),
+    ("Dynamo, whole", "dynamo:_compile.compile_inner"),
+    ("  tracing the bytecode (the launches' Python included)", "dynamo:bytecode_tracing"),
+    ("  the backend", "dynamo:OutputGraph.call_user_compiler"),
+    ("    AOTAutograd", "dynamo:create_aot_dispatcher_function"),
+    ("      tritonhost analysis of kernels (TTIR, dataflow)", "tritonhost.tracing.hops:analyze_call"),
+    ("    tritonhost lowering, memory plan, wrapper code", "tritonhost.codegen.backend:compile_graph"),
+    ("  building guards", "dynamo:build_guards"),
+    ("Triton compiling, or loading from its cache", "triton.runtime.jit:JITFunction._do_compile"),
 ]
+
+
+def _time_around(totals: dict[str, float]) -> None:
+    """Wrap each timed function of :data:`PARTS` so that its calls add their wall time to ``totals``."""
+    import functools
+    import importlib
+
+    for label, where in PARTS:
+        module_name, _, qualname = where.partition(":")
+        if module_name == "dynamo":
+            continue
+        owner: Any = importlib.import_module(module_name)
+        *path, attribute = qualname.split(".")
+        for name in path:
+            owner = getattr(owner, name)
+        original = getattr(owner, attribute)
+
+        @functools.wraps(original)
+        def timed(*args: Any, __original: Any = original, __label: str = label, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                totals[__label] = totals.get(__label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, attribute, timed)
 
 
 def _chain(kernels: int, way: str) -> Any:
@@ -84,8 +112,8 @@ def _chain(kernels: int, way: str) -> Any:
     return torch.compile(wrapped_chain, backend="aot_eager", fullgraph=True)
 
 
-def _child(way: str, kernels: int, profiled: bool) -> None:
-    """Run one way once and print the seconds (and, profiled, the parts) as JSON."""
+def _child(way: str, kernels: int) -> None:
+    """Run one way once and print the seconds, and where the first call went, as JSON."""
     import torch
 
     if way.startswith("tritonhost"):
@@ -95,35 +123,28 @@ def _child(way: str, kernels: int, profiled: bool) -> None:
     imported = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x, y = torch.randn(1024, device=device), torch.randn(1024, device=device)
-    profile = cProfile.Profile() if profiled else None
+    totals: dict[str, float] = {}
+    _time_around(totals)
     start = time.perf_counter()
-    if profile is not None:
-        profile.enable()
     fn = _chain(kernels, way)
     result = fn(x, y)
     if device == "cuda":
         torch.cuda.synchronize()
-    if profile is not None:
-        profile.disable()
     done = time.perf_counter()
     torch.testing.assert_close(result, x + kernels * y, rtol=1e-5, atol=1e-5)
-    parts: dict[str, float] = {}
-    if profile is not None:
-        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-        for label, suffix, name in PARTS:
-            parts[label] = sum(entry[3] for (file, _, function), entry in stats.items()
-                               if function == name and file.replace(os.sep, "/").endswith(suffix))
+    from torch._dynamo.utils import compilation_time_metrics
+
+    parts = {label: sum(compilation_time_metrics.get(where.removeprefix("dynamo:"), [])) if where.startswith("dynamo:")
+             else totals.get(label, 0.0) for label, where in PARTS}
     print(json.dumps({"imports": imported - _STARTED, "first": done - start, "parts": parts}))
 
 
-def _run(way: str, kernels: int, profiled: bool) -> dict[str, Any]:
+def _run(way: str, kernels: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as caches:
         env = dict(os.environ, TRITON_CACHE_DIR=str(Path(caches) / "triton"),
                    TRITONHOST_CACHE_DIR=str(Path(caches) / "tritonhost"),
                    TORCHINDUCTOR_CACHE_DIR=str(Path(caches) / "inductor"))
         command = [sys.executable, __file__, "--child", way, "--kernels", str(kernels)]
-        if profiled:
-            command.append("--profiled")
         child = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if child.returncode != 0:
         return {"error": (child.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -135,10 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernels", type=int, default=20)
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
-    parser.add_argument("--profiled", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.kernels, args.profiled)
+        _child(args.child, args.kernels)
         return
     import torch
     import triton
@@ -154,24 +174,21 @@ def main() -> None:
         if way in GPU_ONLY and not gpu:
             print(f"{way:26} {'not runnable: needs a GPU (Triton has no CPU driver)':>26}")
             continue
-        results[way] = result = _run(way, args.kernels, profiled=False)
+        results[way] = result = _run(way, args.kernels)
         if "error" in result:
             print(f"{way:26} error: {result['error']}")
             continue
         print(f"{way:26} {result['imports']:10.2f} {result['first']:15.2f}")
-    for way in ("tritonhost eager", "tritonhost compiled"):
-        plain = results.get(way, {})
-        if "first" not in plain:
+    for way, result in results.items():
+        parts = {label: seconds for label, seconds in result.get("parts", {}).items() if seconds}
+        if not parts:
             continue
-        profiled = _run(way, args.kernels, profiled=True)
-        if "error" in profiled:
-            print(f"\n{way}, profiled: error: {profiled['error']}")
-            continue
-        scale = plain["first"] / profiled["first"]
-        print(f"\nwhere {way}'s first call goes ({plain['first']:.2f} s; profiler's shares scaled by {scale:.2f}):")
-        for label, seconds in profiled["parts"].items():
-            if seconds:
-                print(f"  {label:58} {seconds * scale:7.2f} s")
+        print(f"\nwhere {way}'s first call went ({result['first']:.2f} s), wall clock:")
+        for label, seconds in parts.items():
+            print(f"  {label:58} {seconds:7.2f} s")
+        outside = result["first"] - parts.get(PARTS[0][0], 0.0)
+        if parts.get(PARTS[0][0]):
+            print(f"  {'outside Dynamo (its imports on first use, the first run)':58} {outside:7.2f} s")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import attrs
 import torch
 import torch._dynamo
 from torch._dynamo.comptime import comptime
@@ -37,51 +36,14 @@ from tritonhost.tracing.capture import (
 from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_table, wrapped_attribute
 
 
-@attrs.frozen
-class CallSite:
-    """What one traced launch passes outside the graph, registered once at trace time.
-
-    The opaque call carries the grid's values, then the graph values among the kernel's
-    parameters (in ``names`` order), as one flat sequence; the rest is here.
-    Dynamo interprets ``tree_flatten`` over a nonstrict_trace call's inputs, twice per
-    call, in Python bytecode: each container costs time and guards (a dict of arguments
-    took 0.17 s a launch on the CPU), so the inputs are kept flat.
-    """
-
-    wrapped: int  # the kernel's side-table id
-    names: tuple[str, ...]  # the graph values' parameter names
-    constants: int  # side-table id of the LaunchConstants: the parameters that are not graph values
-    per_config: bool  # the grid is a list, one per autotune config (else one grid)
-    grid_lengths: tuple[int, ...]  # the length of each grid, whose values come first in the call
-
-
-class _CallSites:
-    """Every call site registered in this process, by index."""
-
-    def __init__(self) -> None:
-        self._sites: list[CallSite] = []
-        self._lock = threading.Lock()
-
-    def add(self, site: CallSite) -> int:
-        with self._lock:
-            self._sites.append(site)
-            return len(self._sites) - 1
-
-    def get(self, index: int) -> CallSite:
-        return self._sites[index]
-
-
-_sites = _CallSites()
-
-
-def _launch_in_compiled_region(site_index: int, *flat: Any) -> int:
-    site = _sites.get(site_index)
-    constants = side_table.constants(site.constants)
-    grid, values = _unflatten_grid(site.per_config, site.grid_lengths, flat)
-    args = {**dict(zip(site.names, values)), **constants.params}
+def _launch_in_compiled_region(
+    wrapped_index: int, constants_index: int, grid: Any, graph_args: dict[str, Any]
+) -> int:
+    constants = side_table.constants(constants_index)
+    args = {**graph_args, **constants.params}
     for name, (api, block_shape) in constants.tma.items():
         args[name] = TracedTMADescriptor(args[name], api, block_shape)
-    trace_launch(side_table.wrapped(site.wrapped), grid, (), args)
+    trace_launch(side_table.wrapped(wrapped_index), grid, (), args)
     return 0  # nonstrict_trace needs a graphable result; the launch's effect is the mutation
 
 
@@ -96,38 +58,15 @@ _nonstrict_trace = getattr(torch._dynamo, "nonstrict_trace", None)
 _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_trace else _unsupported
 
 
-def _flatten_grid(grid: Any) -> tuple[bool, tuple[int, ...], list[Any]]:
-    """A grid (a tuple, or a list of one tuple per autotune config) as its lengths and values."""
-    per_config = isinstance(grid, list)
-    grids = grid if per_config else [grid]
-    return per_config, tuple(len(g) for g in grids), [value for g in grids for value in g]
-
-
-def _unflatten_grid(per_config: bool, lengths: tuple[int, ...], flat: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
-    """The grid and the values after it, from :func:`_flatten_grid`'s lengths and the call's inputs."""
-    grids, at = [], 0
-    for length in lengths:
-        grids.append(tuple(flat[at:at + length]))
-        at += length
-    return (grids if per_config else grids[0]), flat[at:]
-
-
 @torch.compiler.assume_constant_result
-def _register_site(
-    wrapped: int,
-    names: tuple[str, ...],
-    items: tuple[tuple[str, Any], ...],
-    descriptors: tuple[tuple[str, str, tuple[int, ...]], ...],
-    per_config: bool,
-    grid_lengths: tuple[int, ...],
+def _register_constants(
+    items: tuple[tuple[str, Any], ...], descriptors: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
 ) -> int:
     # Run for real at trace time: the values are Python constants of this call site. The
     # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
     select()
     tma = {name: (api, block_shape) for name, api, block_shape in descriptors}
-    constants = side_table.add_constants(LaunchConstants(params=dict(items), options={}, tma=tma))
-    return _sites.add(CallSite(wrapped=wrapped, names=names, constants=constants, per_config=per_config,
-                               grid_lengths=grid_lengths))
+    return side_table.add_constants(LaunchConstants(params=dict(items), options={}, tma=tma))
 
 
 def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -136,28 +75,23 @@ def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwa
     params = dict(zip(decorated.arg_names, args))
     params.update(kwargs)
     refuse_tensor_tuples(decorated.name, params)
-    names: list[str] = []
-    values: list[Any] = []
+    graph_args: dict[str, Any] = {}
     constants = []
     descriptors = []
     for name, value in params.items():
         if isinstance(value, TracedTMADescriptor):  # the tensor goes through the graph
-            names.append(name)
-            values.append(value.tensor)
+            graph_args[name] = value.tensor
             descriptors.append((name, value.api, value.block_shape))
         elif name in decorated.constexprs or name not in decorated.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
             constants.append((name, value))
         else:
-            names.append(name)
-            values.append(value)
+            graph_args[name] = value
     if callable(grid):
         grid = grids_per_config(decorated, grid, args, kwargs)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
-    per_config, grid_lengths, grid_values = _flatten_grid(grid)
-    site = _register_site(wrapped.table_index, tuple(names), tuple(constants), tuple(descriptors), per_config,
-                          grid_lengths) + 0
-    _compiled_launch(site, *grid_values, *values)
+    constants_index = _register_constants(tuple(constants), tuple(descriptors)) + 0
+    _compiled_launch(wrapped.table_index, constants_index, grid, graph_args)
 
 
 # --- wrap(kernel) traced by Dynamo -------------------------------------------------------
