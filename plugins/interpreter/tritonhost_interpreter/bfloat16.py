@@ -22,6 +22,7 @@ nothing.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -229,8 +230,11 @@ def atomic_rmw_bits(op: Any, pointers: np.ndarray, values: np.ndarray, active: n
     new_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
     starts = np.flatnonzero(new_group)
     rank = np.arange(ordered.size) - starts[np.cumsum(new_group) - 1]
-    for step in range(int(rank.max()) + 1):
-        chosen = lanes[order[rank == step]]  # at most one lane per address
+    # Lanes in rounds: round r holds the r-th lane of each address, so one contiguous slice each.
+    by_round = lanes[order[np.argsort(rank, kind="stable")]]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rank))])
+    for first, last in itertools.pairwise(bounds):
+        chosen = by_round[first:last]  # at most one lane per address
         where = pointers[chosen]
         every = np.ones(chosen.size, dtype=bool)
         current = triton_cpp.load(where, every, np.zeros(chosen.size, dtype=np.uint16), np.dtype(np.uint16))
