@@ -111,7 +111,10 @@ def test_softmax_output_viewed_and_saved_for_backward(modelled):
     got, got_grads = values_and_gradients(torch.compile(Softmax.apply, backend="tritonhost"), x)
     want, want_grads = values_and_gradients(lambda t: t.softmax(-1), x)
     assert_close_to_scale(got, want, 1e-6)
-    assert_close_to_scale(got_grads[0], want_grads[0], 1e-5)
+    # dx = y * (g - sum(g * y)) cancels: its rounding error scales with the output gradient g
+    # (|g| <= 1 here), not with dx, which is far smaller. Ten-term fp32 sums summed in another
+    # order than PyTorch's differ by a few ulps of |g|; once 1.7e-7 where dx's scale was 0.015.
+    torch.testing.assert_close(got_grads[0], want_grads[0], rtol=1e-5, atol=1e-6)
 
 
 def test_softmax_wrapper_launches_through_tritonhost(modelled):
