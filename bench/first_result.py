@@ -1,6 +1,6 @@
 """Time to first result of a chain of small kernels, in fresh processes, and where it goes.
 
-A chain of 20 launches of one small kernel (bench/compile_overhead.py's) runs once in a
+A chain of 20 launches of one small kernel (bench/launch.py's) runs once in a
 new process with empty Triton and tritonhost caches, each of these ways:
 
 - ``tritonhost eager``: ``tritonhost.wrap(kernel)[grid](...)``, called;
@@ -86,7 +86,7 @@ def _chain(kernels: int, way: str) -> Any:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import torch
     import triton
-    from compile_overhead import BLOCK, add_kernel, chain_of
+    from launch import BLOCK, add_kernel, chain_of
 
     if way.startswith("tritonhost"):
         import tritonhost

@@ -8,7 +8,7 @@ a backend, tracing, launching) lives in the layers above.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -64,7 +64,7 @@ class PreparedLaunch(Protocol):
     values need another specialization (then call the launcher itself).
     """
 
-    def __call__(self, grid: Grid3, values: list[Any]) -> bool: ...
+    def __call__(self, grid: Grid3, values: Sequence[Any]) -> bool: ...
 
 
 @attrs.frozen

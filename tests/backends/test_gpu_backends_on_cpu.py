@@ -94,6 +94,7 @@ def test_the_triton_runtime_launcher_names_a_host_tensor():
 def _prepared(calls, checks, device=0):
     launch = object.__new__(DirectLaunch)  # what __init__ would find by compiling, given by hand
     launch._checks = checks
+    launch._globals = ()
     launch._current_device = lambda: device
     launch._device = 0
     launch._current_stream = lambda dev: 1234

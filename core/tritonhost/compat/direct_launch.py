@@ -22,6 +22,7 @@ from triton.runtime.driver import driver
 from triton.runtime.jit import JITFunction
 
 _I32 = (-(2**31), 2**31 - 1)
+_MISSING = object()
 
 
 def _signature_of(value: Any) -> Any:
@@ -33,6 +34,32 @@ def _signature_of(value: Any) -> Any:
     return type(value)
 
 
+def globals_of(jit: JITFunction) -> tuple[tuple[str, Any, dict[str, Any]], ...]:
+    """The globals a compiled kernel read, with their values then, and the namespace to look in.
+
+    Triton's run refuses to launch once one has changed; a prepared launch declines
+    instead, so that the caller's run() says why.
+    """
+    return tuple(
+        (name, value, namespace) for (name, _), (value, namespace) in getattr(jit, "used_global_vals", {}).items()
+    )
+
+
+def checks_of(jit: JITFunction, values: Sequence[Any], varying: Collection[str] | None) -> tuple[tuple[int, Any], ...]:
+    """``(index, signature)`` of the values a launch with ``values`` must match to use its binary.
+
+    Only parameters Triton specializes on, and of those only the ones whose kind can change
+    between calls (``varying``; all when None), are checked per call.
+    """
+    return tuple(
+        (index, _signature_of(values[index]))
+        for index, param in enumerate(jit.params)
+        if not param.is_constexpr
+        and not param.do_not_specialize
+        and (varying is None or jit.arg_names[index] in varying)
+    )
+
+
 class DirectLaunch:
     """Launches one compiled binary of ``jit``; returns False for arguments it was not compiled for."""
 
@@ -42,6 +69,7 @@ class DirectLaunch:
         "_current_stream",
         "_device",
         "_function",
+        "_globals",
         "_kernel",
         "_launch",
         "_metadata",
@@ -71,20 +99,16 @@ class DirectLaunch:
         self._launch = kernel.run
         self._function = kernel.function
         self._metadata = kernel.packed_metadata
-        # Only parameters Triton specializes on, and of those only the ones whose kind can
-        # change between calls (``varying``; all when not given), are checked per call.
-        self._checks = tuple(
-            (index, _signature_of(values[index]))
-            for index, param in enumerate(jit.params)
-            if not param.is_constexpr
-            and not param.do_not_specialize
-            and (varying is None or jit.arg_names[index] in varying)
-        )
+        self._globals = globals_of(jit)
+        self._checks = checks_of(jit, values, varying)
 
     def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
         """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
         for index, expected in self._checks:
             if _signature_of(values[index]) != expected:
+                return False
+        for name, value, namespace in self._globals:
+            if namespace.get(name, _MISSING) != value:
                 return False
         device = self._current_device()
         if device != self._device:

@@ -22,6 +22,7 @@ from tritonhost.host.selection import Backend, select
 from tritonhost.kernel import grid as grids
 from tritonhost.kernel.binding import Binder
 from tritonhost.kernel.decorators import AutotuneLayer, DecoratedKernel, HeuristicsLayer, read_decorators
+from tritonhost.kernel.prepared_calls import PreparedCalls
 from tritonhost.launch.diagnosis import diagnose
 from tritonhost.tracing.capture import is_tracing, trace_launch
 from tritonhost.tracing.side_table import side_table
@@ -34,12 +35,14 @@ is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 class KernelRunner:
     """One kernel on one backend: its launcher, binder and autotuning caches."""
 
-    __slots__ = ("backend", "binder", "choosers", "decorated", "launcher")
+    __slots__ = ("backend", "binder", "choosers", "decorated", "launcher", "prepared_calls")
 
     def __init__(self, decorated: DecoratedKernel, backend: Backend) -> None:
         self.decorated = decorated
         self.backend = backend
         self.launcher: Launcher = backend.make_launcher(decorated.jit)
+        #: Launches prepared per kind of call, where the launcher can prepare them.
+        self.prepared_calls = PreparedCalls.make(decorated, self.launcher)
         self.binder = Binder(decorated, discovery.registry().launch_options())
         self.choosers = {
             i: ConfigChooser(layer, backend, decorated.name, self._front_end_check(i), self._source_hash)
@@ -48,35 +51,54 @@ class KernelRunner:
         }
 
     def launch(self, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        prepared = self.prepared_calls
+        if prepared is not None:
+            try:
+                if prepared.launch(grid, args, kwargs):
+                    return
+            except Exception:  # noqa: BLE001 - the path below fails the same way, and says why
+                # A prepared launch that raises has launched nothing: Triton's launcher checks
+                # its pointers before it launches, and a failed cuLaunchKernel launches nothing.
+                prepared = None
         params, options = self.binder.bind(args, kwargs)
         try:
             if self.decorated.layers:
-                self._through_layers(0, grid, params, options)
+                launched = self._through_layers(0, grid, params, options)
             else:
                 self.launcher(grids.evaluate(grid, params), params, options)
+                launched = (params, options)
         except TritonhostError:
             raise
         except Exception as exc:
-            # The backend's own message may not say which argument is wrong (diagnosis.py);
-            # a try costs nothing on launches that work.
-            clearer = diagnose(self.decorated, params)
-            if clearer is None:
-                raise
+            self._diagnose(exc, params)
+            raise
+        if prepared is not None and launched is not None:
+            prepared.learn(args, kwargs, *launched)
+
+    def _diagnose(self, exc: Exception, params: dict[str, Any]) -> None:
+        """Raise a clearer error than ``exc`` if one can be given."""
+        # The backend's own message may not say which argument is wrong (diagnosis.py);
+        # a try costs nothing on launches that work.
+        clearer = diagnose(self.decorated, params)
+        if clearer is not None:
             raise clearer from exc
 
-    def _through_layers(self, index: int, grid: Any, params: dict[str, Any], options: dict[str, Any]) -> None:
+    def _through_layers(
+        self, index: int, grid: Any, params: dict[str, Any], options: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Launch through the layers from ``index`` on; the parameters and options launched with,
+        or None where a config's ``pre_hook`` ran (a prepared launch would skip it)."""
         layers = self.decorated.layers
         if index == len(layers):
             self._complete(params)
             self.launcher(grids.evaluate(grid, params), params, options)
-            return
+            return params, options
         layer = layers[index]
         if isinstance(layer, HeuristicsLayer):
             params = dict(params)
             for name, heuristic in layer.values.items():
                 params[name] = _heuristic_value(self.decorated.name, name, heuristic, {**params, **options})
-            self._through_layers(index + 1, grid, params, options)
-            return
+            return self._through_layers(index + 1, grid, params, options)
         chooser = self.choosers[index]
 
         def run(config: Any) -> None:
@@ -86,7 +108,9 @@ class KernelRunner:
         tuned_params, tuned_options = chooser.apply(config, params, options)
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
-        self._through_layers(index + 1, grid, tuned_params, tuned_options)
+            self._through_layers(index + 1, grid, tuned_params, tuned_options)
+            return None
+        return self._through_layers(index + 1, grid, tuned_params, tuned_options)
 
     def _source_hash(self) -> str | None:
         """Triton's hash of the kernel's source and everything it calls, or None where it has none."""

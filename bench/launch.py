@@ -1,0 +1,285 @@
+"""Host time of launching user kernels from PyTorch: tritonhost beside its anchors, in one run.
+
+Every figure is measured afresh in this run, round-robin so that drift hits all alike,
+and each tritonhost figure is printed with its ratio to the best anchor of its row:
+
+- **eager**, per launch of a small add kernel: ``tritonhost.wrap(k)[grid](...)`` (inline,
+  hoisted, with a grid function) and an autotuned kernel, beside Triton's own
+  ``kernel[grid](...)`` written the same way, and ``torch.library.wrap_triton``'s eager path;
+- **compiled**, per kernel of a chain of 20 launches: ``torch.compile(backend="tritonhost")``
+  and its generated wrapper called alone, beside Triton's eager loop and Inductor;
+- **CUDA graphs**, per kernel of the same chain: Inductor's ``mode="reduce-overhead"`` and a
+  raw ``torch.cuda.CUDAGraph`` replay of Triton's loop (the floor);
+- **imports**: ``import torch`` and ``import torch, tritonhost`` in fresh processes;
+- **first result**: bench/first_result.py in fresh processes (``--no-first-result`` skips it).
+
+With ``--chart PATH`` it draws the per-launch figures as a bar chart. Needs an NVIDIA GPU
+for the anchors; on another backend it prints tritonhost's eager rows only.
+
+    python bench/launch.py [--launches 2000] [--repeats 7] [--chart docs/figures/launch-h200.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+import tritonhost
+
+HERE = Path(__file__).resolve().parent
+BLOCK = 128
+
+
+@triton.jit
+def add_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n_elements
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+
+@triton.autotune(configs=[triton.Config({"BLOCK": 128}), triton.Config({"BLOCK": 256})], key=["n_elements"])
+@triton.jit
+def tuned_add_kernel(x_ptr, y_ptr, out_ptr, n_elements, BLOCK: tl.constexpr):
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offsets < n_elements
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets, mask=mask) + tl.load(y_ptr + offsets, mask=mask), mask=mask)
+
+
+def per_call_us(
+    paths: dict[str, Callable[[], object]], calls: int, repeats: int, sync: Callable[[], object]
+) -> dict[str, float]:
+    """Median microseconds per call of each path, measured round-robin."""
+    for call in paths.values():
+        for _ in range(20):
+            call()
+    sync()
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, call in paths.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            sync()
+            samples[name].append((time.perf_counter() - start) / calls * 1e6)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def chain_of(kernel: Any, kernels: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``kernels`` launches of ``kernel``, each output feeding the next (Triton and tritonhost share ``[grid](...)``)."""
+
+    def chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        n = x.numel()
+        for _ in range(kernels):
+            out = torch.empty_like(x)
+            kernel[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
+            x = out
+        return x
+
+    return chain
+
+
+#: (section, row, is an anchor, microseconds) of everything measured, in print order.
+Row = tuple[str, str, bool, float]
+
+
+def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
+    n = 4096
+    x, y = torch.randn(n, device=device), torch.randn(n, device=device)
+    out = torch.empty_like(x)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    grid = (triton.cdiv(n, 256),)
+    lambda_grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)
+    wrapped = tritonhost.wrap(add_kernel)
+    gpu = device == "cuda"
+    paths: dict[str, tuple[bool, Callable[[], object]]] = {}
+    if gpu:
+        paths["Triton kernel[grid]"] = (True, lambda: add_kernel[grid](x, y, out, n, BLOCK=256))
+    paths["tritonhost wrap(k)[grid]"] = (False, lambda: tritonhost.wrap(add_kernel)[grid](x, y, out, n, BLOCK=256))
+    paths["tritonhost wrapped[grid], hoisted"] = (False, lambda: wrapped[grid](x, y, out, n, BLOCK=256))
+    # The same kernel, another JITFunction, whose runner is made with prepared launches off:
+    # what the runner and Triton's run cost without them.
+    unprepared_kernel = triton.jit(add_kernel.fn)
+    os.environ["TRITONHOST_PREPARED_LAUNCH"] = "0"
+    unprepared = tritonhost.wrap(unprepared_kernel)
+    unprepared.runner()
+    del os.environ["TRITONHOST_PREPARED_LAUNCH"]
+    paths["tritonhost, prepared launches off"] = (False, lambda: unprepared[grid](x, y, out, n, BLOCK=256))
+    if gpu:
+        paths["Triton kernel[grid function]"] = (True, lambda: add_kernel[lambda_grid](x, y, out, n, BLOCK=256))
+    paths["tritonhost wrap(k)[grid function]"] = (False, lambda: wrapped[lambda_grid](x, y, out, n, BLOCK=256))
+    if gpu:
+        paths["Triton autotuned kernel[grid]"] = (True, lambda: tuned_add_kernel[lambda_grid](x, y, out, n))
+    paths["tritonhost autotuned"] = (False, lambda: tritonhost.wrap(tuned_add_kernel)[lambda_grid](x, y, out, n))
+    wrap_triton = getattr(torch.library, "wrap_triton", None)
+    if wrap_triton is not None and gpu:
+        paths["torch.library.wrap_triton eager"] = (True, lambda: wrap_triton(add_kernel)[grid](x, y, out, n, BLOCK=256))
+    if not gpu:
+        launches = min(launches, 20)  # the interpreter runs each launch: figures only show it works
+    times = per_call_us({name: call for name, (_, call) in paths.items()}, launches, repeats, sync)
+    torch.testing.assert_close(out, x + y)
+    return [("eager, per launch", name, paths[name][0], us) for name, us in times.items()]
+
+
+def layer_rows(launches: int, repeats: int) -> list[Row]:
+    """Where an eager launch's time goes: the same launch entered at each layer, outermost last."""
+    n = 4096
+    x, y = torch.randn(n, device="cuda"), torch.randn(n, device="cuda")
+    out = torch.empty_like(x)
+    grid = (triton.cdiv(n, 256),)
+    wrapped = tritonhost.wrap(add_kernel)
+    wrapped[grid](x, y, out, n, BLOCK=256)
+    runner = wrapped.runner()
+    calls = runner.prepared_calls
+    assert calls is not None, "prepared launches are off"
+    args, kwargs = (x, y, out, n), {"BLOCK": 256}
+    prepared = calls._kinds[(4, ("BLOCK", 256))].calls[()].prepared
+    values = (x, y, out, n, 256)
+    grid3 = (grid[0], 1, 1)
+    launch = wrapped[grid]
+    paths: dict[str, Callable[[], object]] = {
+        "the prepared launch (DirectLaunch) alone": lambda: prepared(grid3, values),
+        "+ finding it by kind of call (PreparedCalls)": lambda: calls.launch(grid3, args, kwargs),
+        "+ the kernel's runner (KernelRunner.launch)": lambda: runner.launch(grid3, args, kwargs),
+        "+ tracing checks, backend selection (Launch)": lambda: launch(x, y, out, n, BLOCK=256),
+        "+ wrapped[grid] (a Launch made per call)": lambda: wrapped[grid](x, y, out, n, BLOCK=256),
+        "+ tritonhost.wrap(k) per call": lambda: tritonhost.wrap(add_kernel)[grid](x, y, out, n, BLOCK=256),
+    }
+    times = per_call_us(paths, launches, repeats, torch.cuda.synchronize)
+    torch.testing.assert_close(out, x + y)
+    return [("eager, entered at each layer", name, False, us) for name, us in times.items()]
+
+
+def compiled_rows(kernels: int, calls: int, repeats: int) -> list[Row]:
+    x, y = torch.randn(1024, device="cuda"), torch.randn(1024, device="cuda")
+    triton_chain = chain_of(add_kernel, kernels)
+    tritonhost_chain = chain_of(tritonhost.wrap(add_kernel), kernels)
+    expected = triton_chain(x, y)
+    inductor = torch.compile(triton_chain, backend="inductor", fullgraph=True)
+    reduce_overhead = torch.compile(triton_chain, backend="inductor", mode="reduce-overhead", fullgraph=True)
+    with tritonhost.capture_wrappers() as wrappers:
+        compiled = torch.compile(tritonhost_chain, backend="tritonhost", fullgraph=True)
+        torch.testing.assert_close(compiled(x, y), expected)
+    torch.testing.assert_close(inductor(x, y), expected)
+    for _ in range(3):  # cudagraph trees record on the second or third call
+        torch.testing.assert_close(reduce_overhead(x, y), expected)
+    wrapper = wrappers[0].module
+    torch.testing.assert_close(wrapper(x, y)[0], expected)
+
+    # The floor: the chain's launches captured once into a CUDA graph and replayed.
+    static_x, static_y = x.clone(), y.clone()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        triton_chain(static_x, static_y)  # compiled and warm before capture
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_out = triton_chain(static_x, static_y)
+    graph.replay()
+    torch.testing.assert_close(static_out, expected)
+
+    paths: dict[str, tuple[str, bool, Callable[[], object]]] = {
+        "Triton kernel[grid] loop": ("compiled chain, per kernel", True, lambda: triton_chain(x, y)),
+        "Inductor": ("compiled chain, per kernel", True, lambda: inductor(x, y)),
+        'backend="tritonhost"': ("compiled chain, per kernel", False, lambda: compiled(x, y)),
+        "tritonhost's wrapper alone": ("compiled chain, per kernel", False, lambda: wrapper(x, y)),
+        "raw CUDA graph replay": ("CUDA graphs, per kernel", True, graph.replay),
+        'Inductor mode="reduce-overhead"': ("CUDA graphs, per kernel", True, lambda: reduce_overhead(x, y)),
+    }
+    times = per_call_us({name: call for name, (_, _, call) in paths.items()}, calls, repeats, torch.cuda.synchronize)
+    return [(paths[name][0], name, paths[name][1], us / kernels) for name, us in times.items()]
+
+
+def import_rows(repeats: int) -> list[Row]:
+    """Seconds of ``import torch`` and of ``import torch, tritonhost`` in fresh processes, as microseconds."""
+
+    def seconds(statement: str) -> float:
+        code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+        runs = [float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+                for _ in range(repeats)]
+        return statistics.median(runs)
+
+    torch_s = seconds("import torch")
+    both_s = seconds("import torch, tritonhost")
+    return [("imports, fresh process", "import torch", True, torch_s * 1e6),
+            ("imports, fresh process", "import torch, tritonhost", False, both_s * 1e6)]
+
+
+def report(rows: list[Row]) -> None:
+    section = None
+    for where, name, anchor, us in rows:
+        if where != section:
+            section = where
+            unit = "s" if where.startswith("imports") else "us"
+            print(f"\n{where:50} {unit:>9} {'vs best anchor':>15}")
+        anchors = [a_us for w, _, a, a_us in rows if w == where and a]
+        value = f"{us / 1e6:9.3f}" if where.startswith("imports") else f"{us:9.2f}"
+        ratio = "anchor" if anchor else (f"{us / min(anchors):14.2f}x" if anchors else "")
+        print(f"  {name:48} {value} {ratio:>15}")
+
+
+def chart(rows: list[Row], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [row for row in rows if not row[0].startswith(("imports", "eager, entered"))]
+    figure, axis = plt.subplots(figsize=(8, 0.32 * len(shown) + 1.2))
+    labels = [f"{name}  ({where.split(',')[0]})" for where, name, _, _ in shown]
+    colours = ["#9e9e9e" if anchor else "#1f77b4" for _, _, anchor, _ in shown]
+    bars = axis.barh(range(len(shown)), [us for *_, us in shown], color=colours)
+    axis.set_yticks(range(len(shown)), labels, fontsize=8)
+    axis.invert_yaxis()
+    axis.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    axis.set_xlabel("host microseconds per launch (grey: anchors, blue: tritonhost)")
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    print(f"\nchart: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launches", type=int, default=2000, help="eager launches per sample")
+    parser.add_argument("--calls", type=int, default=200, help="compiled-chain calls per sample")
+    parser.add_argument("--kernels", type=int, default=20, help="launches in the compiled chain")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-first-result", action="store_true", help="skip bench/first_result.py")
+    parser.add_argument("--chart", type=Path, default=None, help="write a bar chart (PNG) here")
+    args = parser.parse_args()
+
+    backend = tritonhost.select()
+    gpu = backend.device == "cuda"
+    where = torch.cuda.get_device_name() if gpu else "CPU"
+    title = f"backend {backend.name}, torch {torch.__version__}, triton {triton.__version__}, {where}"
+    print(title)
+    rows = eager_rows(args.launches, args.repeats, backend.device)
+    if gpu:
+        rows += layer_rows(args.launches, args.repeats)
+        rows += compiled_rows(args.kernels, args.calls, args.repeats)
+        rows.append(("CUDA graphs, per kernel", "tritonhost cuda_graphs option", False, float("nan")))
+    rows += import_rows(5)
+    report(rows)
+    if gpu:
+        print("\n(tritonhost's CUDA-graph option is not built yet: its row is empty)")
+    if args.chart is not None:
+        chart([row for row in rows if row[3] == row[3]], args.chart, title)
+    if not args.no_first_result:
+        print("\nfirst result, fresh processes (bench/first_result.py):", flush=True)
+        subprocess.run([sys.executable, str(HERE / "first_result.py"), "--kernels", str(args.kernels)], check=True)
+
+
+if __name__ == "__main__":
+    main()
