@@ -93,6 +93,21 @@ def chain_of(kernel: Any, kernels: int) -> Callable[[torch.Tensor, torch.Tensor]
 Row = tuple[str, str, bool, float]
 
 
+def prepared_copy(kernel: Any) -> Any:
+    """``kernel`` as another kernel object, wrapped with prepared eager launches on."""
+    if isinstance(kernel, triton.runtime.Autotuner):
+        copy = triton.autotune(configs=kernel.configs, key=kernel.keys)(triton.jit(kernel.fn.fn))
+    else:
+        copy = triton.jit(kernel.fn)
+    os.environ["TRITONHOST_PREPARED_LAUNCH"] = "1"
+    try:
+        wrapped = tritonhost.wrap(copy)
+        wrapped.runner()
+    finally:
+        del os.environ["TRITONHOST_PREPARED_LAUNCH"]
+    return wrapped
+
+
 def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
     n = 4096
     x, y = torch.randn(n, device=device), torch.randn(n, device=device)
@@ -107,20 +122,19 @@ def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
         paths["Triton kernel[grid]"] = (True, lambda: add_kernel[grid](x, y, out, n, BLOCK=256))
     paths["tritonhost wrap(k)[grid]"] = (False, lambda: tritonhost.wrap(add_kernel)[grid](x, y, out, n, BLOCK=256))
     paths["tritonhost wrapped[grid], hoisted"] = (False, lambda: wrapped[grid](x, y, out, n, BLOCK=256))
-    # The same kernel, another JITFunction, whose runner is made with prepared launches off:
-    # what the runner and Triton's run cost without them.
-    unprepared_kernel = triton.jit(add_kernel.fn)
-    os.environ["TRITONHOST_PREPARED_LAUNCH"] = "0"
-    unprepared = tritonhost.wrap(unprepared_kernel)
-    unprepared.runner()
-    del os.environ["TRITONHOST_PREPARED_LAUNCH"]
-    paths["tritonhost, prepared launches off"] = (False, lambda: unprepared[grid](x, y, out, n, BLOCK=256))
+    # Prepared eager launches are off by default until they have run on a GPU: measured on
+    # copies of the kernels (other JITFunctions) whose runners are made with them on.
+    prepared_add, prepared_tuned = prepared_copy(add_kernel), prepared_copy(tuned_add_kernel)
+    paths["tritonhost prepared (TRITONHOST_PREPARED_LAUNCH=1)"] = (
+        False, lambda: prepared_add[grid](x, y, out, n, BLOCK=256)
+    )
     if gpu:
         paths["Triton kernel[grid function]"] = (True, lambda: add_kernel[lambda_grid](x, y, out, n, BLOCK=256))
     paths["tritonhost wrap(k)[grid function]"] = (False, lambda: wrapped[lambda_grid](x, y, out, n, BLOCK=256))
     if gpu:
         paths["Triton autotuned kernel[grid]"] = (True, lambda: tuned_add_kernel[lambda_grid](x, y, out, n))
     paths["tritonhost autotuned"] = (False, lambda: tritonhost.wrap(tuned_add_kernel)[lambda_grid](x, y, out, n))
+    paths["tritonhost autotuned, prepared"] = (False, lambda: prepared_tuned[lambda_grid](x, y, out, n))
     wrap_triton = getattr(torch.library, "wrap_triton", None)
     if wrap_triton is not None and gpu:
         paths["torch.library.wrap_triton eager"] = (True, lambda: wrap_triton(add_kernel)[grid](x, y, out, n, BLOCK=256))
@@ -132,12 +146,12 @@ def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
 
 
 def layer_rows(launches: int, repeats: int) -> list[Row]:
-    """Where an eager launch's time goes: the same launch entered at each layer, outermost last."""
+    """Where a prepared eager launch's time goes: the same launch entered at each layer, outermost last."""
     n = 4096
     x, y = torch.randn(n, device="cuda"), torch.randn(n, device="cuda")
     out = torch.empty_like(x)
     grid = (triton.cdiv(n, 256),)
-    wrapped = tritonhost.wrap(add_kernel)
+    wrapped = prepared_copy(add_kernel)
     wrapped[grid](x, y, out, n, BLOCK=256)
     runner = wrapped.runner()
     calls = runner.prepared_calls
@@ -153,7 +167,7 @@ def layer_rows(launches: int, repeats: int) -> list[Row]:
         "+ the kernel's runner (KernelRunner.launch)": lambda: runner.launch(grid3, args, kwargs),
         "+ tracing checks, backend selection (Launch)": lambda: launch(x, y, out, n, BLOCK=256),
         "+ wrapped[grid] (a Launch made per call)": lambda: wrapped[grid](x, y, out, n, BLOCK=256),
-        "+ tritonhost.wrap(k) per call": lambda: tritonhost.wrap(add_kernel)[grid](x, y, out, n, BLOCK=256),
+        "+ tritonhost.wrap(k) per call": lambda: tritonhost.wrap(wrapped.kernel)[grid](x, y, out, n, BLOCK=256),
     }
     times = per_call_us(paths, launches, repeats, torch.cuda.synchronize)
     torch.testing.assert_close(out, x + y)

@@ -224,7 +224,8 @@ def test_kinds_of_call_are_bounded(recorded):
     assert len(recorder.prepared) == LIMIT
 
 
-def test_decorations_the_runner_must_see_every_call_are_not_prepared():
+def test_decorations_the_runner_must_see_every_call_are_not_prepared(monkeypatch):
+    monkeypatch.setenv("TRITONHOST_PREPARED_LAUNCH", "1")
     heuristics = tritonhost.wrap(heuristic_softmax_kernel).decorated
     assert PreparedCalls.make(heuristics, Recorder(heuristics)) is None  # has prepare, but heuristics
     plain = tritonhost.wrap(add_kernel).decorated
@@ -233,68 +234,81 @@ def test_decorations_the_runner_must_see_every_call_are_not_prepared():
     assert PreparedCalls.make(plain, launcher) is not None
 
 
-def test_prepared_launches_can_be_turned_off(monkeypatch):
+@pytest.mark.parametrize(("value", "on"), [(None, False), ("0", False), ("1", True), (" 1 ", True)])
+def test_prepared_launches_are_off_unless_asked_for(monkeypatch, value, on):
     plain = tritonhost.wrap(add_kernel).decorated
     launcher = type("L", (), {"prepare": Recorder(plain)})()
-    monkeypatch.setenv("TRITONHOST_PREPARED_LAUNCH", "0")
-    assert PreparedCalls.make(plain, launcher) is None
+    if value is None:
+        monkeypatch.delenv("TRITONHOST_PREPARED_LAUNCH", raising=False)
+    else:
+        monkeypatch.setenv("TRITONHOST_PREPARED_LAUNCH", value)
+    assert (PreparedCalls.make(plain, launcher) is not None) is on
 
 
 # --- on a GPU: the same paths with real launches -------------------------------------------
 
 
-@pytest.mark.gpu
-def test_cuda_prepared_launches_compute_what_triton_computes():
+@pytest.fixture
+def cuda_prepared(monkeypatch):
+    """The cuda backend, with prepared eager launches on, for kernels whose runners are made afresh."""
+    monkeypatch.setenv("TRITONHOST_PREPARED_LAUNCH", "1")
+    kernels = (add_kernel, autotuned_scale_kernel)
+    for kernel in kernels:
+        tritonhost.wrap(kernel)._runners.clear()
     with tritonhost.use_backend("cuda"):
-        runner = tritonhost.wrap(add_kernel).runner()
-        assert runner.prepared_calls is not None
-        for n, block, dtype, offset in [(1000, 128, torch.float32, 0), (1000, 128, torch.float32, 0),
-                                        (1024, 128, torch.float32, 0), (1000, 256, torch.float32, 0),
-                                        (1000, 128, torch.float16, 0), (999, 128, torch.float32, 1),
-                                        (1000, 128, torch.float32, 0)]:
-            base = torch.randn(n + offset, device="cuda", dtype=dtype)
-            x, y = base[offset:], torch.randn(n, device="cuda", dtype=dtype)
-            out = torch.full_like(x, float("nan"))
-            tritonhost.wrap(add_kernel)[(triton.cdiv(n, block),)](x, y, out, n, BLOCK=block)
-            torch.testing.assert_close(out, x + y)
-        kinds = runner.prepared_calls._kinds
-        assert (4, ("BLOCK", 128)) in kinds and (4, ("BLOCK", 256)) in kinds
+        yield
+    for kernel in kernels:
+        tritonhost.wrap(kernel)._runners.clear()
 
 
 @pytest.mark.gpu
-def test_cuda_prepared_autotuned_launches_follow_the_tuning_key():
-    with tritonhost.use_backend("cuda"):
-        for n in (300, 5000, 300, 5000, 300):
-            x = torch.randn(n, device="cuda")
-            out = torch.empty_like(x)
-            grid = lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)
-            tritonhost.wrap(autotuned_scale_kernel)[grid](x, out, 2.0, n)
-            torch.testing.assert_close(out, 2 * x)
-        calls = tritonhost.wrap(autotuned_scale_kernel).runner().prepared_calls
-        assert calls is not None and calls._size == 2
-
-
-@pytest.mark.gpu
-def test_cuda_prepared_launch_follows_the_current_stream():
-    with tritonhost.use_backend("cuda"):
-        x, y = torch.randn(1 << 20, device="cuda"), torch.randn(1 << 20, device="cuda")
-        out = torch.empty_like(x)
-        launch = tritonhost.wrap(add_kernel)[(triton.cdiv(x.numel(), 1024),)]
-        launch(x, y, out, x.numel(), BLOCK=1024)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            out.zero_()
-            launch(x, y, out, x.numel(), BLOCK=1024)  # prepared, on `stream`, ordered after the zero_
-        torch.cuda.current_stream().wait_stream(stream)
+def test_cuda_prepared_launches_compute_what_triton_computes(cuda_prepared):
+    runner = tritonhost.wrap(add_kernel).runner()
+    assert runner.prepared_calls is not None
+    for n, block, dtype, offset in [(1000, 128, torch.float32, 0), (1000, 128, torch.float32, 0),
+                                    (1024, 128, torch.float32, 0), (1000, 256, torch.float32, 0),
+                                    (1000, 128, torch.float16, 0), (999, 128, torch.float32, 1),
+                                    (1000, 128, torch.float32, 0)]:
+        base = torch.randn(n + offset, device="cuda", dtype=dtype)
+        x, y = base[offset:], torch.randn(n, device="cuda", dtype=dtype)
+        out = torch.full_like(x, float("nan"))
+        tritonhost.wrap(add_kernel)[(triton.cdiv(n, block),)](x, y, out, n, BLOCK=block)
         torch.testing.assert_close(out, x + y)
+    kinds = runner.prepared_calls._kinds
+    assert (4, ("BLOCK", 128)) in kinds and (4, ("BLOCK", 256)) in kinds
 
 
 @pytest.mark.gpu
-def test_cuda_host_tensor_through_a_prepared_launch_names_the_argument():
-    with tritonhost.use_backend("cuda"):
-        x = torch.randn(64, device="cuda")
-        tritonhost.wrap(add_kernel)[(1,)](x, x, x, 64, BLOCK=64)
-        tritonhost.wrap(add_kernel)[(1,)](x, x, x, 64, BLOCK=64)
-        with pytest.raises(tritonhost.TritonhostError, match="y_ptr"):
-            tritonhost.wrap(add_kernel)[(1,)](x, torch.randn(64), x, 64, BLOCK=64)
+def test_cuda_prepared_autotuned_launches_follow_the_tuning_key(cuda_prepared):
+    for n in (300, 5000, 300, 5000, 300):
+        x = torch.randn(n, device="cuda")
+        out = torch.empty_like(x)
+        grid = lambda meta: (triton.cdiv(meta["n_elements"], meta["BLOCK"]),)
+        tritonhost.wrap(autotuned_scale_kernel)[grid](x, out, 2.0, n)
+        torch.testing.assert_close(out, 2 * x)
+    calls = tritonhost.wrap(autotuned_scale_kernel).runner().prepared_calls
+    assert calls is not None and calls._size == 2
+
+
+@pytest.mark.gpu
+def test_cuda_prepared_launch_follows_the_current_stream(cuda_prepared):
+    x, y = torch.randn(1 << 20, device="cuda"), torch.randn(1 << 20, device="cuda")
+    out = torch.empty_like(x)
+    launch = tritonhost.wrap(add_kernel)[(triton.cdiv(x.numel(), 1024),)]
+    launch(x, y, out, x.numel(), BLOCK=1024)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        out.zero_()
+        launch(x, y, out, x.numel(), BLOCK=1024)  # prepared, on `stream`, ordered after the zero_
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.testing.assert_close(out, x + y)
+
+
+@pytest.mark.gpu
+def test_cuda_host_tensor_through_a_prepared_launch_names_the_argument(cuda_prepared):
+    x = torch.randn(64, device="cuda")
+    tritonhost.wrap(add_kernel)[(1,)](x, x, x, 64, BLOCK=64)
+    tritonhost.wrap(add_kernel)[(1,)](x, x, x, 64, BLOCK=64)
+    with pytest.raises(tritonhost.TritonhostError, match="y_ptr"):
+        tritonhost.wrap(add_kernel)[(1,)](x, torch.randn(64), x, 64, BLOCK=64)

@@ -24,9 +24,12 @@ runner as before, and the first launch of each kind that works there is learned:
   or a config with a ``pre_hook`` (it runs on every launch);
 - a launcher without ``prepare`` (the interpreter's: it has no binary to hold).
 
-``TRITONHOST_PREPARED_LAUNCH=0`` turns prepared launches off for kernels whose runner is
-made afterwards (each kernel's, on its first launch on a backend): every launch then goes
-through the runner and Triton's run, as a check when a prepared launch is suspected.
+Prepared eager launches are off unless ``TRITONHOST_PREPARED_LAUNCH=1``: they have run
+only against a recorded driver on a CPU so far, never on a GPU, and they stay off by
+default until the ``gpu`` tests of tests/launch/test_prepared_calls.py have passed on one.
+The variable is read when a kernel's runner is made (on its first launch on a backend).
+The compiled wrapper's prepared launches (codegen/launch_site.py) are not affected: they
+have run on the H100 and H200.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ logger = logging.getLogger("tritonhost.launch")
 #: keyword, a size that changes) must not grow the table without end.
 LIMIT = 64
 
-#: Set to 0 to launch every call through the runner.
+#: Set to 1 to prepare eager launches; anything else launches every call through the runner.
 ENV_VAR = "TRITONHOST_PREPARED_LAUNCH"
 
 #: Values a prepared launch checks before each launch (compat/direct_launch.py).
@@ -99,7 +102,7 @@ class PreparedCalls:
     def make(cls, decorated: DecoratedKernel, launcher: Any) -> PreparedCalls | None:
         """Prepared calls for ``decorated`` through ``launcher``, or None where launches cannot be prepared."""
         prepare = getattr(launcher, "prepare", None)
-        if prepare is None or os.environ.get(ENV_VAR, "1").strip() == "0":
+        if prepare is None or os.environ.get(ENV_VAR, "0").strip() != "1":
             return None
         match decorated.layers:
             case ():
