@@ -10,7 +10,7 @@ and each tritonhost figure is printed with its ratio to the best anchor of its r
   and its generated wrapper called alone, beside Triton's eager loop and Inductor;
 - **CUDA graphs**, per kernel of the same chain: Inductor's ``mode="reduce-overhead"`` and a
   raw ``torch.cuda.CUDAGraph`` replay of Triton's loop (the floor);
-- **imports**: ``import torch`` and ``import torch, tritonhost`` in fresh processes;
+- **imports**: ``import torch``, with triton, and with tritonhost too, in fresh processes;
 - **first result**: bench/first_result.py in fresh processes (``--no-first-result`` skips it).
 
 With ``--chart PATH`` it draws the per-launch figures as a bar chart. Needs an NVIDIA GPU
@@ -216,7 +216,7 @@ def compiled_rows(kernels: int, calls: int, repeats: int) -> list[Row]:
 
 
 def import_rows(repeats: int) -> list[Row]:
-    """Seconds of ``import torch`` and of ``import torch, tritonhost`` in fresh processes, as microseconds."""
+    """Seconds of importing torch, then triton, then tritonhost too, in fresh processes (kept as microseconds)."""
 
     def seconds(statement: str) -> float:
         code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
@@ -224,10 +224,10 @@ def import_rows(repeats: int) -> list[Row]:
                 for _ in range(repeats)]
         return statistics.median(runs)
 
-    torch_s = seconds("import torch")
-    both_s = seconds("import torch, tritonhost")
-    return [("imports, fresh process", "import torch", True, torch_s * 1e6),
-            ("imports, fresh process", "import torch, tritonhost", False, both_s * 1e6)]
+    section = "imports, fresh process"
+    return [(section, "import torch", True, seconds("import torch") * 1e6),
+            (section, "import torch, triton", True, seconds("import torch, triton") * 1e6),
+            (section, "import torch, triton, tritonhost", False, seconds("import torch, triton, tritonhost") * 1e6)]
 
 
 def report(rows: list[Row]) -> None:

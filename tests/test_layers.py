@@ -53,6 +53,14 @@ PLUGIN_SURFACE = "tritonhost.plugin_api"
 
 #: Imports inside functions, by (module, imported module), and why each is not at the top.
 LOCAL_IMPORTS: dict[tuple[str, str], str] = {
+    ("tritonhost.launch.install", "torch._higher_order_ops.triton_kernel_wrap"): (
+        "its module brings sympy and PyTorch's symbolic shapes (about 0.7 s of `import tritonhost` on a 2-core "
+        "CPU); only install() patches it"
+    ),
+    ("tritonhost", "tritonhost.codegen.backend"): (
+        "the compiler brings sympy and PyTorch's symbolic shapes (about 1 s of `import tritonhost` on a "
+        "2-core CPU), which eager launches never use; its names are imported when first asked for"
+    ),
     ("tritonhost.launch.wrap", "tritonhost.tracing.dynamo"): (
         "importing Dynamo takes a second or more, and only a launch inside torch.compile needs it"
     ),

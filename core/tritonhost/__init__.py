@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging as _logging
 from importlib import metadata as _metadata
+from typing import TYPE_CHECKING, Any
 
 from tritonhost import analysis
 from tritonhost.analysis import Analysis, analyze
-from tritonhost.codegen.backend import CompiledWrapper, capture_wrappers, compile_graph
 from tritonhost.contract import BackendInfo, CodeObject, Launcher, ResourceUsage, TMADescriptorSpec
 from tritonhost.errors import (
     AliasingError,
@@ -50,6 +50,29 @@ from tritonhost.markers import hookimpl
 from tritonhost.targets import compile_for
 from tritonhost.tracing.custom_op import op
 from tritonhost.tuning.autotuner import stats as _autotune_stats
+
+if TYPE_CHECKING:
+    from tritonhost.codegen.backend import CompiledWrapper, capture_wrappers, compile_graph
+
+#: Names of the compiler's public API, imported on first use (see __getattr__).
+_COMPILER = frozenset({"CompiledWrapper", "capture_wrappers", "compile_graph"})
+
+
+def __getattr__(name: str) -> Any:
+    """The compiler's names, imported when first asked for.
+
+    The compiler brings sympy and PyTorch's symbolic shapes, about 1 s of a 2-core CPU's
+    `import tritonhost`, which eager launches never use; torch.compile finds
+    backend="tritonhost" through its entry point, which imports the compiler itself.
+    """
+    if name in _COMPILER:
+        from tritonhost.codegen import backend
+
+        value = getattr(backend, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tritonhost' has no attribute {name!r}")
+
 
 # A library's loggers say nothing unless the application configures logging.
 _logging.getLogger("tritonhost").addHandler(_logging.NullHandler())

@@ -15,10 +15,10 @@ widest integer Triton would pick).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-import sympy
 import torch
 from triton.runtime.jit import mangle_type
 from triton.tools.tensor_descriptor import TensorDescriptor
@@ -49,10 +49,15 @@ def tensor_arguments(arg_names: tuple[str, ...], params: Mapping[str, Any]) -> l
 
 def triton_type(value: Any) -> str:
     """The Triton type of one non-constexpr, non-tuple argument, with no value specialization."""
-    if isinstance(value, (torch.SymInt, sympy.Expr)) and not isinstance(value, sympy.Float):
+    if isinstance(value, torch.SymInt):
         return "i64"
-    if isinstance(value, (torch.SymFloat, sympy.Float)):
+    if isinstance(value, torch.SymFloat):
         return "fp32"
+    # A sympy expression exists only once sympy is imported (by PyTorch's symbolic shapes, when
+    # tracing): importing it here would add 0.4 s to every `import tritonhost` on a 2-core CPU.
+    sympy = sys.modules.get("sympy")
+    if sympy is not None and isinstance(value, sympy.Expr):
+        return "fp32" if isinstance(value, sympy.Float) else "i64"
     if isinstance(value, torch.SymBool):
         return str(mangle_type(True))
     return str(mangle_type(value, False))

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch._higher_order_ops.triton_kernel_wrap import TraceableTritonKernelWrapper
 from triton.runtime.jit import KernelInterface
 
 from tritonhost.launch.wrap import Launch, wrap
+
+if TYPE_CHECKING:
+    from torch._higher_order_ops.triton_kernel_wrap import TraceableTritonKernelWrapper
 
 _lock = threading.Lock()
 _installs = 0
@@ -40,6 +42,15 @@ _originals: dict[str, Any] = {}
 def _kernel_getitem(kernel: Any, grid: Any) -> Launch:
     """``kernel[grid]`` while installed: the launch tritonhost.wrap(kernel)[grid] makes."""
     return wrap(kernel)[grid]
+
+
+def _pytorch_wrapper() -> type[TraceableTritonKernelWrapper]:
+    """The class of ``torch.library.wrap_triton(kernel)``."""
+    # Imported when installing: its module brings sympy and PyTorch's symbolic shapes, about
+    # 0.7 s of `import tritonhost` on a 2-core CPU, for the programs that never install.
+    from torch._higher_order_ops.triton_kernel_wrap import TraceableTritonKernelWrapper
+
+    return TraceableTritonKernelWrapper
 
 
 def _wrapper_call(wrapper: TraceableTritonKernelWrapper, *args: Any, **kwargs: Any) -> Any:
@@ -70,7 +81,7 @@ class Installation:
             _installs -= 1
             if _installs == 0:
                 KernelInterface.__getitem__ = _originals.pop("getitem")  # type: ignore[method-assign]
-                TraceableTritonKernelWrapper.__call__ = _originals.pop("call")  # type: ignore[method-assign]
+                _pytorch_wrapper().__call__ = _originals.pop("call")  # type: ignore[method-assign]
 
     def __enter__(self) -> Installation:  # noqa: PYI034 - Installation is not meant to be subclassed
         return self
@@ -97,9 +108,10 @@ def install() -> Installation:
     with _lock:
         if _installs == 0:
             _originals["getitem"] = KernelInterface.__getitem__
-            _originals["call"] = TraceableTritonKernelWrapper.__call__
+            wrapper_class = _pytorch_wrapper()
+            _originals["call"] = wrapper_class.__call__
             KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
-            TraceableTritonKernelWrapper.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
+            wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
         _installs += 1
     return Installation()
 
