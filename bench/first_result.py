@@ -16,9 +16,10 @@ tracing the bytecode, calling the backend, AOTAutograd within it, building guard
 tritonhost's analysis and its lowering and wrapper generation (timed around their
 functions), and Triton's compilation or cache load (timed around ``JITFunction._do_compile``). Parts nest as
 listed. A profiler is not used: it slows Python-heavy parts (Dynamo) far more than the
-rest, and its shares mislead.
+rest, and its shares mislead. With ``--warm``, each way is measured in a second process on
+the caches (Triton's, Inductor's, tritonhost's analyses and tuning) that a first one filled.
 
-    python bench/first_result.py [--kernels 20]            # on a GPU: all ways, cuda backend
+    python bench/first_result.py [--kernels 20] [--warm]   # on a GPU: all ways, cuda backend
     TRITONHOST_BACKEND=interpreter python bench/first_result.py   # a CPU: tritonhost's ways
 """
 
@@ -139,13 +140,14 @@ def _child(way: str, kernels: int) -> None:
     print(json.dumps({"imports": imported - _STARTED, "first": done - start, "parts": parts}))
 
 
-def _run(way: str, kernels: int) -> dict[str, Any]:
+def _run(way: str, kernels: int, warm: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as caches:
         env = dict(os.environ, TRITON_CACHE_DIR=str(Path(caches) / "triton"),
                    TRITONHOST_CACHE_DIR=str(Path(caches) / "tritonhost"),
                    TORCHINDUCTOR_CACHE_DIR=str(Path(caches) / "inductor"))
         command = [sys.executable, __file__, "--child", way, "--kernels", str(kernels)]
-        child = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        for _ in range(2 if warm else 1):  # warm: the first run fills the caches the measured one reads
+            child = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if child.returncode != 0:
         return {"error": (child.stderr.strip().splitlines() or ["failed"])[-1]}
     result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
@@ -155,6 +157,8 @@ def _run(way: str, kernels: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernels", type=int, default=20)
+    parser.add_argument("--warm", action="store_true",
+                        help="measure each way's second process on the caches its first one filled")
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -167,14 +171,15 @@ def main() -> None:
     machine = torch.cuda.get_device_name() if gpu else f"CPU ({os.cpu_count()} cores)"
     print(f"torch {torch.__version__}, triton {triton.__version__}, {machine}, "
           f"TRITONHOST_BACKEND={os.environ.get('TRITONHOST_BACKEND', 'auto')}")
-    print(f"chain of {args.kernels} kernels; each way in a fresh process with empty caches")
+    caches = "the caches a first process of the same way filled" if args.warm else "empty caches"
+    print(f"chain of {args.kernels} kernels; each way in a fresh process with {caches}")
     print(f"{'way':26} {'imports s':>10} {'first result s':>15}")
     results: dict[str, dict[str, Any]] = {}
     for way in WAYS:
         if way in GPU_ONLY and not gpu:
             print(f"{way:26} {'not runnable: needs a GPU (Triton has no CPU driver)':>26}")
             continue
-        results[way] = result = _run(way, args.kernels)
+        results[way] = result = _run(way, args.kernels, args.warm)
         if "error" in result:
             print(f"{way:26} error: {result['error']}")
             continue

@@ -24,7 +24,7 @@ import torch
 from triton.compiler.errors import CompilationError
 
 from tritonhost import __version__
-from tritonhost.analysis import analyze_call
+from tritonhost.analysis import analyze_call, persistent
 from tritonhost.analysis.cli_args import parse_assignment
 from tritonhost.analysis.specialization import is_tensor_argument
 from tritonhost.compat.frontend import parse_target
@@ -139,6 +139,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         target = parse_target(args.target) if args.target is not None else None
     except ValueError as exc:
         raise UsageError(f"--target: {exc}") from None
+    if args.ttir:  # the disk cache keeps no TTIR: analyse afresh (this process's environment only)
+        os.environ[persistent.CACHE_ENV] = "0"
     result = analyze_call(kernel, (), kwargs, target=target)
     decorated = read_decorators(kernel)
     status = 1 if args.strict and not result.exact else 0

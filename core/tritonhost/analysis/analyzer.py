@@ -8,8 +8,8 @@ every tensor argument is reported written and read, ``exact`` is False,
 ``reason`` says why, and one warning is logged.
 
 Results are cached in memory by kernel source, argument types, constexpr values
-and target. No runtime value is specialized, so a cached result is sound for
-every launch that shares those.
+and target, and exact ones on disk too (persistent.py). No runtime value is
+specialized, so a cached result is sound for every launch that shares those.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import attrs
 from triton.backends.compiler import GPUTarget
 from triton.compiler.errors import CompilationError
 
+from tritonhost.analysis import persistent
 from tritonhost.analysis.dataflow import analyze_module
 from tritonhost.analysis.global_values import globals_key
 from tritonhost.analysis.specialization import Specialization, ir_arguments, specialize, tensor_arguments
@@ -266,13 +267,21 @@ def _analyze_variant(
     if cached is not None:
         return cached
     tensors = tensor_arguments(decorated.arg_names, params)
-    try:
-        ttir = hooks.generate(decorated, specialization, target)
-        result = _walk(ttir, specialization, tensors)
-    except (AnalysisError, KernelArgumentError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
-        result = _Variant(frozenset(tensors), frozenset(tensors), _describe(exc), "")
+    disk = persistent.current()
+    disk_key = None if disk is None else persistent.key_of(decorated, specialization, target, hooks.registry)
+    found = None if disk is None or disk_key is None else persistent.lookup(disk, disk_key)
+    if found is not None and found[0].union(found[1]).issubset(tensors):
+        result = _Variant(found[0], found[1], "", "")
+    else:
+        try:
+            ttir = hooks.generate(decorated, specialization, target)
+            result = _walk(ttir, specialization, tensors)
+        except (AnalysisError, KernelArgumentError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported as the reason of an inexact answer
+            result = _Variant(frozenset(tensors), frozenset(tensors), _describe(exc), "")
+        if disk is not None and disk_key is not None and not result.reason:
+            persistent.store(disk, disk_key, decorated.name, result.written, result.read)
     with _results_lock:
         _results[key] = result
     return result

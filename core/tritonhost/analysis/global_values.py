@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 import textwrap
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import triton.language as tl
 from triton.runtime.jit import JITFunction
 
 from tritonhost.kernel.identity import IdentityCache
@@ -66,6 +69,52 @@ def _is_triton(module: ModuleType) -> bool:
 
 def globals_key(kernel: Any) -> tuple[Any, ...]:
     """A key of the current values of the globals ``kernel`` and its helpers read."""
+    return _walk(kernel, id, _fingerprint)
+
+
+class NotPortable(Exception):
+    """A global whose value has no fingerprint that means the same in another process."""
+
+
+def portable_globals_key(kernel: Any) -> tuple[Any, ...] | None:
+    """:func:`globals_key` in terms another process can check, or None where a value has none.
+
+    Namespaces go by module name; values by what they are: a constant by its value, a
+    helper by Triton's hash, a module by its name. A global Python function, or an object,
+    has no such fingerprint.
+    """
+    try:
+        return _walk(kernel, _namespace_name, portable_value)
+    except NotPortable:
+        return None
+
+
+def portable_value(value: Any) -> Any:
+    """``value`` (a global's or a constexpr's) as JSON another process reads the same way; raises NotPortable."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return [type(value).__name__, value]
+    if isinstance(value, JITFunction):
+        return ["jit", value.cache_key]
+    if isinstance(value, tl.dtype):
+        return ["dtype", str(value)]
+    if isinstance(value, tl.constexpr):
+        return ["constexpr", portable_value(value.value)]
+    if isinstance(value, ModuleType):
+        if sys.modules.get(value.__name__) is value:
+            return ["module", value.__name__]
+    elif isinstance(value, tuple):
+        return ["tuple", [portable_value(item) for item in value]]
+    raise NotPortable(type(value).__name__)
+
+
+def _namespace_name(namespace: Any) -> str:
+    name = namespace.get("__name__") if isinstance(namespace, dict) else getattr(namespace, "__name__", None)
+    if not isinstance(name, str) or sys.modules.get(name) is None:
+        raise NotPortable("a namespace that is no importable module")
+    return name
+
+
+def _walk(kernel: Any, namespace_id: Callable[[Any], Any], fingerprint: Callable[[Any], Any]) -> tuple[Any, ...]:
     key: list[Any] = []
     seen: set[int] = set()
     pending = [kernel]
@@ -80,14 +129,14 @@ def globals_key(kernel: Any) -> tuple[Any, ...]:
         for name in names:
             if name in namespace:
                 value = namespace[name]
-                key.append((id(namespace), name, _fingerprint(value)))
+                key.append((namespace_id(namespace), name, fingerprint(value)))
                 if isinstance(value, JITFunction):
                     pending.append(value)
         for module_name, attribute in attributes:
             module = namespace.get(module_name)
             if isinstance(module, ModuleType) and not _is_triton(module):
                 value = getattr(module, attribute, None)
-                key.append((id(module), attribute, _fingerprint(value)))
+                key.append((namespace_id(module), attribute, fingerprint(value)))
                 if isinstance(value, JITFunction):
                     pending.append(value)
     return tuple(key)
