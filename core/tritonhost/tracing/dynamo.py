@@ -3,10 +3,10 @@
 Dynamo does not know tritonhost's callables. Rather than teach it (PyTorch does
 that with a variable tracker of its own for ``wrap_triton``), a launch inside
 ``torch.compile`` calls :func:`launch_compiled`, which makes one call marked ``nonstrict_trace``:
-Dynamo records it as a single call whose inputs are graph values only (tensors,
-numbers, SymInts, the kernel's side-table id, grids evaluated per autotune
-config); constexprs, None and launch options are registered at trace time
-(``assume_constant_result``) and passed by id. AOTAutograd then traces into it,
+Dynamo records it as a single call whose inputs are graph values only (tensors and
+symbolic scalars, flat); the kernel, constexprs, static numbers, None, launch
+options and the grid (evaluated per autotune config) are registered at trace time
+(``assume_constant_result``) as a :class:`CallSite` and passed by id. AOTAutograd then traces into it,
 where the launch becomes a ``tritonhost_kernel_mutation`` node and is
 functionalized like any other. ``tritonhost.wrap(kernel)`` written inside the
 compiled region is resolved at trace time by :func:`wrapped_in_compiled_region`.
@@ -16,8 +16,10 @@ See docs/tracing.md.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import torch
 import torch._dynamo
 from torch._dynamo.comptime import comptime
@@ -27,24 +29,49 @@ from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
 from tritonhost.kernel.grid import grids_per_config
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.capture import (
-    GRAPH_VALUE_TYPES,
-    TracedTMADescriptor,
-    refuse_tensor_tuples,
-    trace_launch,
-)
-from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_table, wrapped_attribute
+from tritonhost.tracing.capture import TracedTMADescriptor, refuse_tensor_tuples, trace_launch
+from tritonhost.tracing.side_table import TracedKernel, side_table, wrapped_attribute
+
+#: Values a launch passes through the opaque call, as graph values. Static numbers among them
+#: could be constants, but Dynamo answers isinstance(size, int) True for a symbolic int too,
+#: so traced code cannot tell them apart: all go through, and Dynamo bakes the static ones in.
+_GRAPH_VALUES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 
 
-def _launch_in_compiled_region(
-    wrapped_index: int, constants_index: int, grid: Any, graph_args: dict[str, Any]
-) -> int:
-    constants = side_table.constants(constants_index)
-    args = {**graph_args, **constants.params}
-    for name, (api, block_shape) in constants.tma.items():
+@attrs.frozen
+class CallSite:
+    """What one traced launch passes outside the graph, registered at trace time."""
+
+    #: The kernel's side-table id.
+    kernel_index: int
+    #: Parameters that are no graph values (constexprs, static numbers, None, dtypes...).
+    params: Mapping[str, Any]
+    #: TMA descriptor parameters, ``name -> (api, block_shape)``: the graph carries the tensor.
+    tma: Mapping[str, tuple[str, tuple[int, ...]]]
+    #: The parameter each of the first ``len(names)`` graph values is.
+    names: tuple[str, ...]
+    #: Where the grid's sizes are among the graph values: a tuple of indices, or a list of
+    #: them (one grid per autotune config).
+    grid: Any
+
+
+_call_sites: list[CallSite] = []
+_call_sites_lock = threading.Lock()
+
+
+def _launch_in_compiled_region(call_site: int, *values: Any) -> int:
+    site = _call_sites[call_site]
+    args = {**dict(zip(site.names, values)), **site.params}
+    for name, (api, block_shape) in site.tma.items():
         args[name] = TracedTMADescriptor(args[name], api, block_shape)
-    trace_launch(side_table.wrapped(wrapped_index), grid, (), args)
+    trace_launch(side_table.wrapped(site.kernel_index), _fill_grid(site.grid, values), (), args)
     return 0  # nonstrict_trace needs a graphable result; the launch's effect is the mutation
+
+
+def _fill_grid(template: Any, values: tuple[Any, ...]) -> Any:
+    if isinstance(template, list):
+        return [_fill_grid(grid, values) for grid in template]
+    return tuple(values[index] for index in template)
 
 
 def _unsupported(*args: Any) -> int:
@@ -59,39 +86,67 @@ _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_tr
 
 
 @torch.compiler.assume_constant_result
-def _register_constants(
-    items: tuple[tuple[str, Any], ...], descriptors: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
+def _register_call_site(
+    kernel_index: int,
+    items: tuple[tuple[str, Any], ...],
+    descriptors: tuple[tuple[str, str, tuple[int, ...]], ...],
+    names: tuple[str, ...],
+    grid: Any,
 ) -> int:
     # Run for real at trace time: the values are Python constants of this call site. The
     # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
     select()
     tma = {name: (api, block_shape) for name, api, block_shape in descriptors}
-    return side_table.add_constants(LaunchConstants(params=dict(items), options={}, tma=tma))
+    with _call_sites_lock:
+        _call_sites.append(CallSite(kernel_index, dict(items), tma, names, grid))
+        return len(_call_sites) - 1
 
 
 def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """A launch inside a torch.compile region (traced by Dynamo): split, then one opaque call."""
+    """A launch inside a torch.compile region (traced by Dynamo): split, then one opaque call.
+
+    Dynamo traces this function's Python, and flattens the opaque call's inputs with
+    PyTorch's pytree, in Python too (twice, on PyTorch 2.13), for every launch: each
+    container costs hundreds of bytecode steps. So the call takes one flat sequence of
+    graph values (tensors, numbers, the grid's sizes), and everything else goes into one
+    registered :class:`CallSite`.
+    """
     decorated = wrapped.decorated
     params = dict(zip(decorated.arg_names, args))
     params.update(kwargs)
     refuse_tensor_tuples(decorated.name, params)
-    graph_args: dict[str, Any] = {}
+    names: list[str] = []
+    values: list[Any] = []
     constants = []
     descriptors = []
     for name, value in params.items():
         if isinstance(value, TracedTMADescriptor):  # the tensor goes through the graph
-            graph_args[name] = value.tensor
+            names.append(name)
+            values.append(value.tensor)
             descriptors.append((name, value.api, value.block_shape))
-        elif name in decorated.constexprs or name not in decorated.arg_names or not isinstance(value, GRAPH_VALUE_TYPES):
-            constants.append((name, value))
+        elif isinstance(value, _GRAPH_VALUES) and name not in decorated.constexprs and name in decorated.arg_names:
+            names.append(name)
+            values.append(value)
         else:
-            graph_args[name] = value
+            constants.append((name, value))
     if callable(grid):
         grid = grids_per_config(decorated, grid, args, kwargs)
+    template = _grid_template(grid, values)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
-    constants_index = _register_constants(tuple(constants), tuple(descriptors)) + 0
-    _compiled_launch(wrapped.table_index, constants_index, grid, graph_args)
+    call_site = _register_call_site(
+        wrapped.table_index, tuple(constants), tuple(descriptors), tuple(names), template
+    ) + 0
+    _compiled_launch(call_site, *values)
+
+
+def _grid_template(grid: Any, values: list[Any]) -> Any:
+    """Where ``grid``'s sizes will be among ``values``, to which they are appended."""
+    if isinstance(grid, list):  # one grid per autotune config
+        return [_grid_template(config_grid, values) for config_grid in grid]
+    start = len(values)
+    values.extend(grid)
+    return tuple(range(start, len(values)))
 
 
 # --- wrap(kernel) traced by Dynamo -------------------------------------------------------
