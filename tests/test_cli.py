@@ -187,3 +187,16 @@ def test_compile_says_when_the_kernel_does_not_compile_for_the_target(tmp_path):
     assert result.returncode == 1
     assert f"tritonhost: error: {source}:too_big does not compile for hip:gfx942: " in result.stderr
     assert "BLOCK is at most 1024" in result.stderr
+
+
+def test_cache_info_and_clear_cover_the_analysis_cache(tmp_path):
+    env = {"TRITONHOST_CACHE_DIR": str(tmp_path)}
+    analyzed = _run("analyze", f"{CORPUS}:copy", "--arg", "src=f32[8]", "--arg", "dst=f32[8]", "--arg", "n=8",
+                    "--const", "BLOCK=8", **env)
+    assert analyzed.returncode == 0, analyzed.stderr
+    info = json.loads(_run("cache", "info", "--json", **env).stdout)
+    assert info["entries"] == 0 and info["analysis"]["entries"] == 1 and info["analysis"]["kernels"] == {"copy": 1}
+    assert "copy: 1 entry" in _run("cache", "info", **env).stdout
+    cleared = json.loads(_run("cache", "clear", "--json", **env).stdout)
+    assert cleared["removed"] == 0 and cleared["analysis"]["removed"] == 1
+    assert json.loads(_run("cache", "info", "--json", **env).stdout)["analysis"]["entries"] == 0

@@ -31,6 +31,7 @@ from tritonhost.compat.frontend import parse_target
 from tritonhost.contract import CodeObject
 from tritonhost.errors import TritonhostError
 from tritonhost.host import discovery, selection
+from tritonhost.host.cache_files import CacheFile
 from tritonhost.kernel.decorators import read_decorators
 from tritonhost.launch.install import install
 from tritonhost.targets import compile_for
@@ -306,34 +307,44 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    """``tritonhost cache info`` and ``tritonhost cache clear``: the persistent tuning cache."""
-    cache = tuning_cache.TuningCache(tuning_cache.cache_dir())
+    """``tritonhost cache info`` and ``tritonhost cache clear``: the persistent tuning and analysis caches."""
+    folder = tuning_cache.cache_dir()
+    cache = tuning_cache.TuningCache(folder)
+    analyses = persistent.AnalysisCache(folder)
     if args.action == "clear":
         removed = cache.clear(args.kernel)
+        analyses_removed = analyses.clear(args.kernel)
         if args.json:
-            print(json.dumps({"path": str(cache.path), "removed": removed}))
+            print(json.dumps({"path": str(cache.path), "removed": removed,
+                              "analysis": {"path": str(analyses.path), "removed": analyses_removed}}))
         else:
             print(f"removed {removed} entr{'y' if removed == 1 else 'ies'} from {cache.path}")
+            print(f"removed {analyses_removed} entr{'y' if analyses_removed == 1 else 'ies'} from {analyses.path}")
         return 0
-    entries = cache.entries()
-    per_kernel: dict[str, int] = {}
-    for entry in entries.values():
-        per_kernel[str(entry.get("kernel"))] = per_kernel.get(str(entry.get("kernel")), 0) + 1
-    size = cache.path.stat().st_size if cache.path.exists() else 0
+    tuning = _cache_summary(cache, tuning_cache.enabled())
+    analysis = _cache_summary(analyses, persistent.enabled())
     if args.json:
-        print(json.dumps({
-            "path": str(cache.path), "enabled": tuning_cache.enabled(), "entries": len(entries), "bytes": size,
-            "kernels": per_kernel,
-        }, indent=2))
+        print(json.dumps({**tuning, "analysis": analysis}, indent=2))
         return 0
     state = "on" if tuning_cache.enabled() else (
         f"off ({tuning_cache.CACHE_ENV}=0) but for kernels with cache_results=True, or all of them under "
         f"{tuning_cache.TRITON_CACHE_ENV}=1"
     )
-    print(f"{cache.path}: {len(entries)} entries, {size} bytes; the cache is {state}")
-    for kernel, count in sorted(per_kernel.items()):
-        print(f"  {kernel}: {count} entr{'y' if count == 1 else 'ies'}")
+    analysis_state = "on" if persistent.enabled() else f"off ({persistent.CACHE_ENV}=0)"
+    for summary, what, kept in ((tuning, "autotune", state), (analysis, "analysis", analysis_state)):
+        print(f"{summary['path']}: {summary['entries']} {what} entries, {summary['bytes']} bytes; the cache is {kept}")
+        for kernel, count in sorted(summary["kernels"].items()):
+            print(f"  {kernel}: {count} entr{'y' if count == 1 else 'ies'}")
     return 0
+
+
+def _cache_summary(cache: CacheFile, enabled: bool) -> dict[str, Any]:
+    entries = cache.entries()
+    per_kernel: dict[str, int] = {}
+    for entry in entries.values():
+        per_kernel[str(entry.get("kernel"))] = per_kernel.get(str(entry.get("kernel")), 0) + 1
+    size = cache.path.stat().st_size if cache.path.exists() else 0
+    return {"path": str(cache.path), "enabled": enabled, "entries": len(entries), "bytes": size, "kernels": per_kernel}
 
 
 def build_parser() -> argparse.ArgumentParser:

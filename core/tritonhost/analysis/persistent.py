@@ -55,6 +55,13 @@ def enabled() -> bool:
     return os.environ.get(CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+class AnalysisCache(CacheFile):
+    """The analysis cache file of one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, FILE_NAME, FORMAT, "analysis cache", log)
+
+
 def current() -> CacheFile | None:
     """The analysis cache file of the folder configured now, or None when the cache is off."""
     if not enabled():
@@ -63,7 +70,7 @@ def current() -> CacheFile | None:
     with _files_lock:
         found = _files.get(folder)
         if found is None:
-            found = _files[folder] = CacheFile(folder, FILE_NAME, FORMAT, "analysis cache", log)
+            found = _files[folder] = AnalysisCache(folder)
     return found
 
 
