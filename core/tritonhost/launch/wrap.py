@@ -181,7 +181,9 @@ class WrappedKernel:
 
     def __getitem__(self, grid: grids.GridSpec) -> Launch:
         """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
-        return Launch(self, grid if callable(grid) else grids.as_grid3(grid))
+        if callable(grid):
+            return Launch(self, grid)
+        return Launch(self, grids.as_grid3(grid), len(grid) if isinstance(grid, (tuple, list)) else 1)
 
     def run(self, *args: Any, grid: grids.GridSpec, **kwargs: Any) -> None:
         """Launch on ``grid``; the same as ``self[grid](*args, **kwargs)``."""
@@ -213,18 +215,20 @@ class WrappedKernel:
 class Launch:
     """A kernel with its grid fixed, waiting for its arguments."""
 
-    __slots__ = ("grid", "wrapped")
+    __slots__ = ("dims", "grid", "wrapped")
 
-    def __init__(self, wrapped: WrappedKernel, grid: Any) -> None:
+    def __init__(self, wrapped: WrappedKernel, grid: Any, dims: int = 3) -> None:
         self.wrapped = wrapped
         self.grid = grid
+        #: How many of the grid's sizes the launch gave (the rest are the 1s Triton pads with).
+        self.dims = dims
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if is_compiling():
             # Imported here: importing Dynamo takes a second or more, and only compiling needs it.
             from tritonhost.tracing.dynamo import launch_compiled
 
-            launch_compiled(self.wrapped, self.grid, args, kwargs)
+            launch_compiled(self.wrapped, self.grid, args, kwargs, self.dims)
             return
         if is_tracing():
             trace_launch(self.wrapped, self.grid, args, kwargs)

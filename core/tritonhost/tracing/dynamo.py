@@ -50,8 +50,8 @@ class CallSite:
     tma: Mapping[str, tuple[str, tuple[int, ...]]]
     #: The parameter each of the first ``len(names)`` graph values is.
     names: tuple[str, ...]
-    #: Where the grid's sizes are among the graph values: a tuple of indices, or a list of
-    #: them (one grid per autotune config).
+    #: Where the grid's sizes are among the graph values: a tuple of indices (None for a 1
+    #: that pads it), or a list of them (one grid per autotune config).
     grid: Any
 
 
@@ -71,7 +71,7 @@ def _launch_in_compiled_region(call_site: int, *values: Any) -> int:
 def _fill_grid(template: Any, values: tuple[Any, ...]) -> Any:
     if isinstance(template, list):
         return [_fill_grid(grid, values) for grid in template]
-    return tuple(values[index] for index in template)
+    return tuple(1 if index is None else values[index] for index in template)
 
 
 def _unsupported(*args: Any) -> int:
@@ -102,19 +102,21 @@ def _register_call_site(
         return len(_call_sites) - 1
 
 
-def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def launch_compiled(
+    wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwargs: dict[str, Any], dims: int = 3
+) -> None:
     """A launch inside a torch.compile region (traced by Dynamo): split, then one opaque call.
 
     Dynamo traces this function's Python, and flattens the opaque call's inputs with
     PyTorch's pytree, in Python too (twice, on PyTorch 2.13), for every launch: each
     container costs hundreds of bytecode steps. So the call takes one flat sequence of
     graph values (tensors, numbers, the grid's sizes), and everything else goes into one
-    registered :class:`CallSite`.
+    registered :class:`CallSite`. A grid's padding (``dims`` of its 3 sizes were given) stays
+    out of the call.
     """
     decorated = wrapped.decorated
     params = dict(zip(decorated.arg_names, args))
     params.update(kwargs)
-    refuse_tensor_tuples(decorated.name, params)
     names: list[str] = []
     values: list[Any] = []
     constants = []
@@ -128,10 +130,13 @@ def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwa
             names.append(name)
             values.append(value)
         else:
+            if isinstance(value, tuple):
+                # Only here: traced for every launch, the check would cost steps and guards.
+                refuse_tensor_tuples(decorated.name, {name: value})
             constants.append((name, value))
     if callable(grid):
-        grid = grids_per_config(decorated, grid, args, kwargs)
-    template = _grid_template(grid, values)
+        grid, dims = grids_per_config(decorated, grid, args, kwargs), 3
+    template = _grid_template(grid, values, dims)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
     call_site = _register_call_site(
@@ -140,13 +145,14 @@ def launch_compiled(wrapped: TracedKernel, grid: Any, args: tuple[Any, ...], kwa
     _compiled_launch(call_site, *values)
 
 
-def _grid_template(grid: Any, values: list[Any]) -> Any:
-    """Where ``grid``'s sizes will be among ``values``, to which they are appended."""
+def _grid_template(grid: Any, values: list[Any], dims: int) -> Any:
+    """Where ``grid``'s first ``dims`` sizes will be among ``values``, to which they are appended;
+    None for the 1s that pad it to three."""
     if isinstance(grid, list):  # one grid per autotune config
-        return [_grid_template(config_grid, values) for config_grid in grid]
+        return [_grid_template(config_grid, values, dims) for config_grid in grid]
     start = len(values)
-    values.extend(grid)
-    return tuple(range(start, len(values)))
+    values.extend(grid[:dims])
+    return (*range(start, start + dims), *([None] * (3 - dims)))
 
 
 # --- wrap(kernel) traced by Dynamo -------------------------------------------------------
