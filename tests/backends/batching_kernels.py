@@ -189,3 +189,10 @@ def grid_3d(out_ptr):
     x, y, z = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     nx, ny, nz = tl.num_programs(0), tl.num_programs(1), tl.num_programs(2)
     tl.store(out_ptr + (x * ny + y) * nz + z, x * 100 + y * 10 + z + 0 * nx * ny * nz)
+
+
+@triton.jit
+def int32_overflow(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    """Multiplies loaded int32 values past 2**31: compiled Triton wraps them, unchecked."""
+    offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(out_ptr + offsets, tl.load(x_ptr + offsets) * 65536 + 7)

@@ -277,3 +277,45 @@ def test_library_kernels_give_the_same_results_both_ways(case, batched, monkeypa
     for batched_value, reference, exact in zip(got, expected, one_by_one, strict=True):
         torch.testing.assert_close(batched_value, exact, rtol=0, atol=0)
         torch.testing.assert_close(batched_value, reference, rtol=1e-4, atol=1e-5)
+
+
+# --- Triton's overflow check, whose result the interpreter drops --------------------------------
+
+
+def test_int32_overflow_wraps_as_compiled_triton_does_both_ways(batched, monkeypatch):
+    from triton.language.semantic import TritonSemantic
+
+    triton_check = TritonSemantic.binary_op_sanitize_overflow_impl
+    x = torch.arange(-40000, 40000, 625, dtype=torch.int32)
+    want = ((x.long() * 65536 + 7 + 2**31) % 2**32 - 2**31).int()  # two's complement wrap-around
+    out = torch.empty_like(x)
+    wrap(k.int32_overflow)[(x.numel() // 16,)](x, out, BLOCK=16)
+    batched.assert_batched()
+    assert torch.equal(out, want)
+    assert TritonSemantic.binary_op_sanitize_overflow_impl is triton_check  # put back after the launch
+    again = torch.empty_like(x)
+    _one_by_one(monkeypatch, lambda: wrap(k.int32_overflow)[(x.numel() // 16,)](x, again, BLOCK=16))
+    assert torch.equal(again, want)
+
+
+def test_the_overflow_check_runs_only_where_its_result_is_used():
+    calls = []
+    builder = batching.builder()
+    check = batching._unused_overflow_check_skipped(lambda *args: calls.append(args[0]), builder)
+
+    class Semantic:
+        def __init__(self, builder):
+            self.builder = builder
+
+    ours, other = Semantic(builder), Semantic(object())
+    check(ours, None, None, None)  # the interpreter's options never ask for debugging
+    assert calls == []
+    check(other, None, None, None)  # another builder (a compile in another thread)
+    assert calls == [other]
+    original = builder.options
+    builder.options = type(original)(debug=True)
+    try:
+        check(ours, None, None, None)
+    finally:
+        builder.options = original
+    assert calls == [other, ours]
