@@ -86,8 +86,7 @@ def _time_around(totals: dict[str, float]) -> None:
 def _chain(kernels: int, way: str) -> Any:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import torch
-    import triton
-    from launch import BLOCK, add_kernel, chain_of
+    from launch import add_kernel, chain_of
 
     if way.startswith("tritonhost"):
         import tritonhost
@@ -100,17 +99,7 @@ def _chain(kernels: int, way: str) -> Any:
         return torch.compile(chain_of(add_kernel, kernels), backend="inductor", fullgraph=True)
     from torch.library import wrap_triton
 
-    kernel = wrap_triton(add_kernel)
-
-    def wrapped_chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        n = x.numel()
-        for _ in range(kernels):
-            out = torch.empty_like(x)
-            kernel[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
-            x = out
-        return x
-
-    return torch.compile(wrapped_chain, backend="aot_eager", fullgraph=True)
+    return torch.compile(chain_of(wrap_triton(add_kernel), kernels), backend="aot_eager", fullgraph=True)
 
 
 def _child(way: str, kernels: int) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from pathlib import Path
 
 import triton
@@ -36,7 +35,7 @@ from triton.backends.compiler import GPUTarget
 from tritonhost.analysis.global_values import NotPortable, portable_globals_key, portable_value
 from tritonhost.contract import Specialization
 from tritonhost.host import discovery
-from tritonhost.host.cache_files import CacheFile, cache_dir, entry_key
+from tritonhost.host.cache_files import CacheFile, FolderCaches, entry_key
 from tritonhost.kernel.decorators import DecoratedKernel
 
 log = logging.getLogger("tritonhost.analysis")
@@ -45,8 +44,6 @@ CACHE_ENV = "TRITONHOST_ANALYSIS_CACHE"
 FORMAT = "tritonhost-analysis-1"
 FILE_NAME = "analysis.json"
 
-_files: dict[Path, CacheFile] = {}
-_files_lock = threading.Lock()
 _code_hash: str | None = None
 
 
@@ -62,16 +59,14 @@ class AnalysisCache(CacheFile):
         super().__init__(folder, FILE_NAME, FORMAT, "analysis cache", log)
 
 
+_files = FolderCaches(AnalysisCache)
+
+
 def current() -> CacheFile | None:
     """The analysis cache file of the folder configured now, or None when the cache is off."""
     if not enabled():
         return None
-    folder = cache_dir()
-    with _files_lock:
-        found = _files.get(folder)
-        if found is None:
-            found = _files[folder] = AnalysisCache(folder)
-    return found
+    return _files.current()
 
 
 def key_of(

@@ -16,8 +16,9 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import platformdirs
 from filelock import FileLock
@@ -116,3 +117,29 @@ class CacheFile:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+File = TypeVar("File", bound=CacheFile)
+
+
+class FolderCaches(Generic[File]):
+    """One cache file object per folder, made on first use: ``TRITONHOST_CACHE_DIR`` may change."""
+
+    def __init__(self, make: Callable[[Path], File]) -> None:
+        self._make = make
+        self._files: dict[Path, File] = {}
+        self._lock = threading.Lock()
+
+    def current(self) -> File:
+        """The cache file of the folder configured now."""
+        folder = cache_dir()
+        with self._lock:
+            found = self._files.get(folder)
+            if found is None:
+                found = self._files[folder] = self._make(folder)
+        return found
+
+    def clear(self) -> None:
+        """Forget the cache file objects, so that each file is read again (as in a new process)."""
+        with self._lock:
+            self._files.clear()

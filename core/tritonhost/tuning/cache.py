@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
-from tritonhost.host.cache_files import CACHE_DIR_ENV, CacheFile, cache_dir, entry_key
+from tritonhost.host.cache_files import CACHE_DIR_ENV, CacheFile, FolderCaches, cache_dir, entry_key
 
 log = logging.getLogger("tritonhost.autotune")
 
@@ -49,17 +48,11 @@ class TuningCache(CacheFile):
         super().__init__(folder, FILE_NAME, FORMAT, "autotune cache", log)
 
 
-_caches: dict[Path, TuningCache] = {}
-_caches_lock = threading.Lock()
+_caches = FolderCaches(TuningCache)
 
 
 def current(asked: bool = False) -> TuningCache | None:
     """The cache of the folder configured now; None when it is off and the kernel did not ``ask`` for it."""
     if not (asked or enabled()):
         return None
-    folder = cache_dir()
-    with _caches_lock:
-        cache = _caches.get(folder)
-        if cache is None:
-            cache = _caches[folder] = TuningCache(folder)
-    return cache
+    return _caches.current()
