@@ -3,10 +3,12 @@
 Dynamo does not know tritonhost's callables. Rather than teach it (PyTorch does
 that with a variable tracker of its own for ``wrap_triton``), a launch inside
 ``torch.compile`` calls :func:`launch_compiled`, which makes one call marked ``nonstrict_trace``:
-Dynamo records it as a single call whose inputs are graph values only (tensors and
-symbolic scalars, flat); the kernel, constexprs, static numbers, None, launch
-options and the grid (evaluated per autotune config) are registered at trace time
-(``assume_constant_result``) as a :class:`CallSite` and passed by id. AOTAutograd then traces into it,
+Dynamo records it as a single call whose inputs are graph values only (tensors,
+numbers, SymInts and the grid's sizes, flat); the kernel, constexprs, None, launch
+options and where each value goes are registered at trace time
+(``assume_constant_result``) as a :class:`CallSite` and passed by id. Static numbers go
+through as values: under Dynamo ``isinstance(size, int)`` is true of a symbolic int
+too, so traced code cannot set them apart, and Dynamo bakes the static ones in. AOTAutograd then traces into it,
 where the launch becomes a ``tritonhost_kernel_mutation`` node and is
 functionalized like any other. ``tritonhost.wrap(kernel)`` written inside the
 compiled region is resolved at trace time by :func:`wrapped_in_compiled_region`.
@@ -29,13 +31,13 @@ from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
 from tritonhost.kernel.grid import grids_per_config
 from tritonhost.tracing import side_table as side_table_module
-from tritonhost.tracing.capture import TracedTMADescriptor, refuse_tensor_tuples, trace_launch
+from tritonhost.tracing.capture import (
+    GRAPH_VALUE_TYPES,
+    TracedTMADescriptor,
+    refuse_tensor_tuples,
+    trace_launch,
+)
 from tritonhost.tracing.side_table import TracedKernel, side_table, wrapped_attribute
-
-#: Values a launch passes through the opaque call, as graph values. Static numbers among them
-#: could be constants, but Dynamo answers isinstance(size, int) True for a symbolic int too,
-#: so traced code cannot tell them apart: all go through, and Dynamo bakes the static ones in.
-_GRAPH_VALUES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
 
 
 @attrs.frozen
@@ -126,7 +128,7 @@ def launch_compiled(
             names.append(name)
             values.append(value.tensor)
             descriptors.append((name, value.api, value.block_shape))
-        elif isinstance(value, _GRAPH_VALUES) and name not in decorated.constexprs and name in decorated.arg_names:
+        elif isinstance(value, GRAPH_VALUE_TYPES) and name not in decorated.constexprs and name in decorated.arg_names:
             names.append(name)
             values.append(value)
         else:
