@@ -234,8 +234,8 @@ def test_decorations_the_runner_must_see_every_call_are_not_prepared(monkeypatch
     assert PreparedCalls.make(plain, launcher) is not None
 
 
-@pytest.mark.parametrize(("value", "on"), [(None, False), ("0", False), ("1", True), (" 1 ", True)])
-def test_prepared_launches_are_off_unless_asked_for(monkeypatch, value, on):
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("1", True), ("0", False), (" 0 ", False)])
+def test_prepared_launches_are_on_unless_turned_off(monkeypatch, value, on):
     plain = tritonhost.wrap(add_kernel).decorated
     launcher = type("L", (), {"prepare": Recorder(plain)})()
     if value is None:

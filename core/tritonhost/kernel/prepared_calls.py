@@ -24,12 +24,11 @@ runner as before, and the first launch of each kind that works there is learned:
   or a config with a ``pre_hook`` (it runs on every launch);
 - a launcher without ``prepare`` (the interpreter's: it has no binary to hold).
 
-Prepared eager launches are off unless ``TRITONHOST_PREPARED_LAUNCH=1``: they have run
-only against a recorded driver on a CPU so far, never on a GPU, and they stay off by
-default until the ``gpu`` tests of tests/launch/test_prepared_calls.py have passed on one.
-The variable is read when a kernel's runner is made (on its first launch on a backend).
-The compiled wrapper's prepared launches (codegen/launch_site.py) are not affected: they
-have run on the H100 and H200.
+Prepared eager launches are on by default; ``TRITONHOST_PREPARED_LAUNCH=0`` turns them
+off, so that every call goes through the runner (to rule them out when chasing a
+problem). The variable is read when a kernel's runner is made (on its first launch on a
+backend). They have run on an H200 (torch 2.11, Triton 3.6): the ``gpu`` tests of
+tests/launch/test_prepared_calls.py, and the whole suite with them on.
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ logger = logging.getLogger("tritonhost.launch")
 #: keyword, a size that changes) must not grow the table without end.
 LIMIT = 64
 
-#: Set to 1 to prepare eager launches; anything else launches every call through the runner.
+#: Set to 0 to launch every eager call through the runner; prepared launches are on otherwise.
 ENV_VAR = "TRITONHOST_PREPARED_LAUNCH"
 
 #: Values a prepared launch checks before each launch (compat/direct_launch.py).
@@ -102,7 +101,7 @@ class PreparedCalls:
     def make(cls, decorated: DecoratedKernel, launcher: Any) -> PreparedCalls | None:
         """Prepared calls for ``decorated`` through ``launcher``, or None where launches cannot be prepared."""
         prepare = getattr(launcher, "prepare", None)
-        if prepare is None or os.environ.get(ENV_VAR, "0").strip() != "1":
+        if prepare is None or os.environ.get(ENV_VAR, "1").strip() == "0":
             return None
         match decorated.layers:
             case ():
