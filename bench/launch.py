@@ -4,12 +4,14 @@ Every figure is measured afresh in this run, round-robin so that drift hits all 
 and each tritonhost figure is printed with its ratio to the best anchor of its row:
 
 - **eager**, per launch of a small add kernel: ``tritonhost.wrap(k)[grid](...)`` (inline,
-  hoisted, with a grid function) and an autotuned kernel, beside Triton's own
+  hoisted, with a grid function, and with prepared launches off) and an autotuned kernel, beside Triton's own
   ``kernel[grid](...)`` written the same way, and ``torch.library.wrap_triton``'s eager path;
 - **compiled**, per kernel of a chain of 20 launches: ``torch.compile(backend="tritonhost")``
   and its generated wrapper called alone, beside Triton's eager loop and Inductor;
-- **CUDA graphs**, per kernel of the same chain: Inductor's ``mode="reduce-overhead"`` and a
-  raw ``torch.cuda.CUDAGraph`` replay of Triton's loop (the floor);
+- **CUDA graphs**, per kernel of the same chain: ``backend="tritonhost"`` with
+  ``options={"cuda_graphs": True}`` and its graph runner called alone, beside Inductor's
+  ``mode="reduce-overhead"`` and a raw ``torch.cuda.CUDAGraph`` replay of Triton's loop (the
+  floor); ``--profile`` adds cProfile's account of a compiled call, with and without graphs;
 - **imports**: ``import torch``, with triton, and with tritonhost too, in fresh processes;
 - **first result**: bench/first_result.py in fresh processes (``--no-first-result`` skips it).
 
@@ -93,18 +95,22 @@ def chain_of(kernel: Any, kernels: int) -> Callable[[torch.Tensor, torch.Tensor]
 Row = tuple[str, str, bool, float]
 
 
-def prepared_copy(kernel: Any) -> Any:
-    """``kernel`` as another kernel object, wrapped with prepared eager launches on."""
+def copy_with_prepared(kernel: Any, prepared: bool) -> Any:
+    """``kernel`` as another kernel object, wrapped with prepared eager launches on or off."""
     if isinstance(kernel, triton.runtime.Autotuner):
         copy = triton.autotune(configs=kernel.configs, key=kernel.keys)(triton.jit(kernel.fn.fn))
     else:
         copy = triton.jit(kernel.fn)
-    os.environ["TRITONHOST_PREPARED_LAUNCH"] = "1"
+    before = os.environ.get("TRITONHOST_PREPARED_LAUNCH")
+    os.environ["TRITONHOST_PREPARED_LAUNCH"] = "1" if prepared else "0"
     try:
         wrapped = tritonhost.wrap(copy)
-        wrapped.runner()
+        wrapped.runner()  # the variable is read when the runner is made
     finally:
-        del os.environ["TRITONHOST_PREPARED_LAUNCH"]
+        if before is None:
+            del os.environ["TRITONHOST_PREPARED_LAUNCH"]
+        else:
+            os.environ["TRITONHOST_PREPARED_LAUNCH"] = before
     return wrapped
 
 
@@ -122,11 +128,11 @@ def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
         paths["Triton kernel[grid]"] = (True, lambda: add_kernel[grid](x, y, out, n, BLOCK=256))
     paths["tritonhost wrap(k)[grid]"] = (False, lambda: tritonhost.wrap(add_kernel)[grid](x, y, out, n, BLOCK=256))
     paths["tritonhost wrapped[grid], hoisted"] = (False, lambda: wrapped[grid](x, y, out, n, BLOCK=256))
-    # Prepared eager launches are off by default until they have run on a GPU: measured on
-    # copies of the kernels (other JITFunctions) whose runners are made with them on.
-    prepared_add, prepared_tuned = prepared_copy(add_kernel), prepared_copy(tuned_add_kernel)
-    paths["tritonhost prepared (TRITONHOST_PREPARED_LAUNCH=1)"] = (
-        False, lambda: prepared_add[grid](x, y, out, n, BLOCK=256)
+    # Prepared eager launches are the default; the runner's path is measured on copies of
+    # the kernels (other JITFunctions) whose runners are made with them off.
+    runner_add, runner_tuned = copy_with_prepared(add_kernel, False), copy_with_prepared(tuned_add_kernel, False)
+    paths["tritonhost runner only (TRITONHOST_PREPARED_LAUNCH=0)"] = (
+        False, lambda: runner_add[grid](x, y, out, n, BLOCK=256)
     )
     if gpu:
         paths["Triton kernel[grid function]"] = (True, lambda: add_kernel[lambda_grid](x, y, out, n, BLOCK=256))
@@ -134,7 +140,7 @@ def eager_rows(launches: int, repeats: int, device: str) -> list[Row]:
     if gpu:
         paths["Triton autotuned kernel[grid]"] = (True, lambda: tuned_add_kernel[lambda_grid](x, y, out, n))
     paths["tritonhost autotuned"] = (False, lambda: tritonhost.wrap(tuned_add_kernel)[lambda_grid](x, y, out, n))
-    paths["tritonhost autotuned, prepared"] = (False, lambda: prepared_tuned[lambda_grid](x, y, out, n))
+    paths["tritonhost autotuned, runner only"] = (False, lambda: runner_tuned[lambda_grid](x, y, out, n))
     wrap_triton = getattr(torch.library, "wrap_triton", None)
     if wrap_triton is not None and gpu:
         paths["torch.library.wrap_triton eager"] = (True, lambda: wrap_triton(add_kernel)[grid](x, y, out, n, BLOCK=256))
@@ -151,7 +157,7 @@ def layer_rows(launches: int, repeats: int) -> list[Row]:
     x, y = torch.randn(n, device="cuda"), torch.randn(n, device="cuda")
     out = torch.empty_like(x)
     grid = (triton.cdiv(n, 256),)
-    wrapped = prepared_copy(add_kernel)
+    wrapped = copy_with_prepared(add_kernel, True)
     wrapped[grid](x, y, out, n, BLOCK=256)
     runner = wrapped.runner()
     calls = runner.prepared_calls
@@ -161,8 +167,14 @@ def layer_rows(launches: int, repeats: int) -> list[Row]:
     values = (x, y, out, n, 256)
     grid3 = (grid[0], 1, 1)
     launch = wrapped[grid]
+    # The floor: the binary's launcher (Triton's CompiledKernel.run), the stream fetched once.
+    binary, function, metadata = prepared._launch, prepared._function, prepared._metadata
+    stream = torch.cuda.current_stream().cuda_stream
     paths: dict[str, Callable[[], object]] = {
-        "the prepared launch (DirectLaunch) alone": lambda: prepared(grid3, values),
+        "the binary's launcher alone (the floor)": lambda: binary(
+            grid3[0], 1, 1, stream, function, metadata, None, None, None, *values
+        ),
+        "+ checks, device, stream (DirectLaunch)": lambda: prepared(grid3, values),
         "+ finding it by kind of call (PreparedCalls)": lambda: calls.launch(grid3, args, kwargs),
         "+ the kernel's runner (KernelRunner.launch)": lambda: runner.launch(grid3, args, kwargs),
         "+ tracing checks, backend selection (Launch)": lambda: launch(x, y, out, n, BLOCK=256),
@@ -184,6 +196,15 @@ def compiled_rows(kernels: int, calls: int, repeats: int) -> list[Row]:
     with tritonhost.capture_wrappers() as wrappers:
         compiled = torch.compile(tritonhost_chain, backend="tritonhost", fullgraph=True)
         torch.testing.assert_close(compiled(x, y), expected)
+    with tritonhost.capture_wrappers() as graph_wrappers:
+        graphed = torch.compile(tritonhost_chain, backend="tritonhost", fullgraph=True, options={"cuda_graphs": True})
+        for _ in range(3):  # warm-up, record, replay
+            torch.testing.assert_close(graphed(x, y), expected)
+    graph_runner = graph_wrappers[0].cuda_graphs
+    assert graph_runner is not None and graph_runner.replays == 2, "the chain did not replay"
+    # Other tensors than the recording's: the runner records once more, copying them in on each replay.
+    other_x, other_y = x.clone(), y.clone()
+    torch.testing.assert_close(graphed(other_x, other_y), expected)
     torch.testing.assert_close(inductor(x, y), expected)
     for _ in range(3):  # cudagraph trees record on the second or third call
         torch.testing.assert_close(reduce_overhead(x, y), expected)
@@ -210,9 +231,36 @@ def compiled_rows(kernels: int, calls: int, repeats: int) -> list[Row]:
         "tritonhost's wrapper alone": ("compiled chain, per kernel", False, lambda: wrapper(x, y)),
         "raw CUDA graph replay": ("CUDA graphs, per kernel", True, graph.replay),
         'Inductor mode="reduce-overhead"': ("CUDA graphs, per kernel", True, lambda: reduce_overhead(x, y)),
+        'backend="tritonhost", cuda_graphs': ("CUDA graphs, per kernel", False, lambda: graphed(x, y)),
+        'backend="tritonhost", cuda_graphs, inputs copied in': (
+            "CUDA graphs, per kernel", False, lambda: graphed(other_x, other_y)
+        ),
+        "tritonhost's graph runner alone": ("CUDA graphs, per kernel", False, lambda: graph_runner(x, y)),
     }
     times = per_call_us({name: call for name, (_, _, call) in paths.items()}, calls, repeats, torch.cuda.synchronize)
     return [(paths[name][0], name, paths[name][1], us / kernels) for name, us in times.items()]
+
+
+def profile_compiled_call(kernels: int, calls: int) -> None:
+    """cProfile of the compiled chain's calls, with and without CUDA graphs: where the time per call goes."""
+    import cProfile
+    import pstats
+
+    x, y = torch.randn(1024, device="cuda"), torch.randn(1024, device="cuda")
+    chain = chain_of(tritonhost.wrap(add_kernel), kernels)
+    for graphs in (False, True):
+        compiled = torch.compile(chain, backend="tritonhost", fullgraph=True, options={"cuda_graphs": graphs})
+        for _ in range(5):
+            compiled(x, y)
+        torch.cuda.synchronize()
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(calls):
+            compiled(x, y)
+        profile.disable()
+        torch.cuda.synchronize()
+        print(f"\nprofile of {calls} calls of the compiled chain, cuda_graphs={graphs} (cProfile's own cost included):")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(14)
 
 
 def import_rows(repeats: int) -> list[Row]:
@@ -236,11 +284,11 @@ def report(rows: list[Row]) -> None:
         if where != section:
             section = where
             unit = "s" if where.startswith("imports") else "us"
-            print(f"\n{where:50} {unit:>9} {'vs best anchor':>15}")
+            print(f"\n{where:58} {unit:>9} {'vs best anchor':>15}")
         anchors = [a_us for w, _, a, a_us in rows if w == where and a]
         value = f"{us / 1e6:9.3f}" if where.startswith("imports") else f"{us:9.2f}"
         ratio = "anchor" if anchor else (f"{us / min(anchors):14.2f}x" if anchors else "")
-        print(f"  {name:48} {value} {ratio:>15}")
+        print(f"  {name:56} {value} {ratio:>15}")
 
 
 def chart(rows: list[Row], path: Path, title: str) -> None:
@@ -260,7 +308,7 @@ def chart(rows: list[Row], path: Path, title: str) -> None:
     axis.set_xlabel("host microseconds per launch (grey: anchors, blue: tritonhost)")
     axis.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
     print(f"\nchart: {path}")
 
 
@@ -272,6 +320,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-first-result", action="store_true", help="skip bench/first_result.py")
     parser.add_argument("--chart", type=Path, default=None, help="write a bar chart (PNG) here")
+    parser.add_argument("--profile", action="store_true", help="profile a compiled chain's calls (where the host time goes)")
     args = parser.parse_args()
 
     backend = tritonhost.select()
@@ -283,11 +332,10 @@ def main() -> None:
     if gpu:
         rows += layer_rows(args.launches, args.repeats)
         rows += compiled_rows(args.kernels, args.calls, args.repeats)
-        rows.append(("CUDA graphs, per kernel", "tritonhost cuda_graphs option", False, float("nan")))
     rows += import_rows(5)
     report(rows)
-    if gpu:
-        print("\n(tritonhost's CUDA-graph option is not built yet: its row is empty)")
+    if gpu and args.profile:
+        profile_compiled_call(args.kernels, args.calls)
     if args.chart is not None:
         chart([row for row in rows if row[3] == row[3]], args.chart, title)
     if not args.no_first_result:

@@ -67,6 +67,12 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tritonhost.codegen.backend", "torch._dynamo.backends.common"): (
         "importing Dynamo takes a second or more, and only torch.compile, which has imported it, calls the backend"
     ),
+    ("tritonhost.codegen.cuda_graphs", "torch._inductor.utils"): (
+        "it brings Inductor, which only a compile asking for CUDA graphs needs"
+    ),
+    ("tritonhost.codegen.cuda_graphs", "torch.fx.experimental.symbolic_shapes"): (
+        "PyTorch's symbolic shapes load with Dynamo; only a compile asking for CUDA graphs checks them here"
+    ),
     ("tritonhost.compat.aot_autograd", "torch._functorch._aot_autograd"): (
         "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\", compiling, reads their source"
     ),

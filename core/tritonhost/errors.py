@@ -71,6 +71,10 @@ class OutOfBoundsError(TritonhostError, IndexError):
     """A kernel accessed memory outside every tensor it was given (found by a checking backend)."""
 
 
+class CompileOptionError(TritonhostError, ValueError):
+    """``torch.compile(backend="tritonhost")`` was given a mode or option it does not understand."""
+
+
 class AutotuneError(TritonhostError, RuntimeError):
     """No config of an autotuned kernel can run: each failed, for the reason the message lists."""
 
