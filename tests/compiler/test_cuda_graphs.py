@@ -10,7 +10,10 @@ autograd.Functions train through it in fp32 and bf16.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
+import weakref
 
 import pytest
 import torch
@@ -25,11 +28,14 @@ from tritonhost.codegen.backend import BackendOptions, capture_wrappers
 from tritonhost.codegen.cuda_graphs import (
     LIMIT,
     CudaGraphRunner,
+    _host_side,
     _Recording,
+    holders_show_what_is_held,
     mutated_inputs,
     outputs_that_are_inputs,
     refusal,
 )
+from tritonhost.ir.program import Program
 
 BY_NAME = {program.name: program for program in PROGRAMS}
 
@@ -131,15 +137,24 @@ class EmulatedRecording(_Recording):
 
     What a CUDA graph does to memory, without a GPU: outputs live in memory the recording
     owns and each replay overwrites; inputs are read from the static copies or, where
-    recorded in place, from the caller's tensors.
+    recorded in place, from the caller's tensors; an output that is an input is the
+    tensor the capture was given (the caller's, or the static copy), as in a real capture.
     """
 
     def _capture(self, run, copies, static, device):
-        self.rerun, self.static = run, static
-        return [o.clone() if isinstance(o, torch.Tensor) else o for o in run(*copies)]
+        # The caller's tensors recorded in place are not kept (a real graph keeps addresses only).
+        self.rerun, self.static = run, [None if s is not c else s for s, c in zip(static, copies)]
+        outputs = [o.clone() if isinstance(o, torch.Tensor) else o for o in run(*copies)]
+        for output, position in self.given_by_capture.items():
+            outputs[output] = static[position]
+        return outputs
 
-    def _replay_graph(self):
-        for output, fresh in zip(self._outputs, self.rerun(*self.static)):
+    def _after_last_replay(self):
+        pass  # one stream on a CPU
+
+    def _replay_graph(self, args):
+        inputs = [given if kept is None else kept for kept, given in zip(self.static, args)]
+        for output, fresh in zip(self._outputs, self.rerun(*inputs)):
             if isinstance(output, torch.Tensor):
                 output.copy_(fresh)
 
@@ -151,7 +166,7 @@ def emulated(monkeypatch, interpreter):
 
     def runnable(compiled, graph, backend, cuda_graphs):
         runner = CudaGraphRunner(compiled.module.forward, compiled.program)
-        runner.recording_type = EmulatedRecording
+        runner.recording_type = type("Emulated", (EmulatedRecording,), {"given_by_capture": runner._given})
         compiled.cuda_graphs = runner
         return backend_module.boxed(compiled.module, runner)
 
@@ -213,6 +228,96 @@ def test_a_held_output_is_never_overwritten_emulated(emulated, hold):
     del held
     compiled(x, y)
     assert runner.replays == 2
+
+
+def test_this_torch_shows_which_outputs_are_held():
+    assert holders_show_what_is_held()
+
+
+def test_operations_done_on_the_host_are_refused():
+    assert _host_side(torch.ops.aten.set_.source_Tensor)
+    assert _host_side(torch.ops.aten.resize_.default)
+    assert _host_side(torch.ops.aten.as_strided.default)
+    assert _host_side(torch.ops.aten.transpose_.default)  # tagged inplace_view
+    assert not _host_side(torch.ops.aten.add.Tensor)
+    assert not _host_side(torch.ops.aten.copy_.default)  # writes data, which a replay writes again
+
+
+def test_kinds_of_call_tell_float_values_apart():
+    runner = CudaGraphRunner(lambda *args: (), Program([], [], []))
+    assert runner._kind((0.0,)) != runner._kind((-0.0,))
+    assert runner._kind((float("nan"),)) == runner._kind((float("nan"),))
+    assert runner._kind((1,)) != runner._kind((1.0,)) != runner._kind((True,))
+
+
+def test_outputs_that_are_inputs_do_not_keep_the_callers_tensors(emulated):
+    x, y = torch.randn(64, requires_grad=True), torch.randn(64, requires_grad=True)
+    with capture_wrappers() as wrappers:
+        compiled = _compiled(add_saving_inputs, options={"cuda_graphs": True})
+        for _ in range(3):  # x and y recorded in place, and returned by the forward for backward
+            compiled(x, y).sum().backward()
+    assert wrappers[0].cuda_graphs.replays == 2
+    torch.testing.assert_close(x.grad, 6 * y.detach())  # d/dx of 2xy summed, three times
+    gone = weakref.ref(x)
+    del x
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_recording_that_fails_runs_without_graphs_for_that_kind(emulated, monkeypatch, caplog):
+    def fail(self, run, copies, static, device):
+        raise ValueError("no capture today")
+
+    program = BY_NAME["chain"]
+    with capture_wrappers() as wrappers:
+        compiled = _compiled(program.fn, options={"cuda_graphs": True})
+        x, y = _cpu_inputs()
+        compiled(x, y)
+    runner = wrappers[0].cuda_graphs
+    monkeypatch.setattr(runner, "recording_type", type("Failing", (EmulatedRecording,), {"_capture": fail}))
+    with caplog.at_level(logging.WARNING, "tritonhost.codegen"):
+        for _ in range(3):
+            torch.testing.assert_close(compiled(x, y), program.reference(x, y))
+    assert (runner.replays, runner.plain) == (0, 4)
+    assert caplog.text.count("recording a CUDA graph failed") == 1 and "ValueError: no capture today" in caplog.text
+
+
+def test_recordings_are_limited_not_kinds_seen(emulated):
+    program = BY_NAME["chain"]
+    torch._dynamo.reset()
+    with capture_wrappers() as wrappers:
+        compiled = torch.compile(program.fn, backend="tritonhost", dynamic=True, options={"cuda_graphs": True})
+        for n in range(64, 64 + LIMIT + 3):  # each size seen once: none recorded
+            compiled(*_cpu_inputs(n))
+        for n in range(64, 64 + LIMIT + 3):
+            for _ in range(2):
+                x, y = _cpu_inputs(n)
+                torch.testing.assert_close(compiled(x, y), program.reference(x, y))
+    runner = wrappers[0].cuda_graphs
+    assert runner.replays == 2 * LIMIT  # the first LIMIT sizes recorded on their second call; no more
+
+
+def test_calls_from_several_threads_take_turns(emulated):
+    program = BY_NAME["chain"]
+    with capture_wrappers() as wrappers:
+        compiled = _compiled(program.fn, options={"cuda_graphs": True})
+        compiled(*_cpu_inputs())
+    failures = []
+
+    def work():
+        for _ in range(20):
+            x, y = _cpu_inputs()
+            try:
+                torch.testing.assert_close(compiled(x, y), program.reference(x, y))
+            except AssertionError as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and wrappers[0].cuda_graphs.replays > 0
 
 
 @pytest.fixture

@@ -22,27 +22,31 @@ devices and the values of the non-tensor inputs (sizes a dynamic graph is passed
 
 Replaying writes the outputs of the previous replay again. Each replay hands out fresh
 aliases, and before replaying the runner checks whether anything still holds one of
-them (a tensor, a view, a storage: the storages' use counts are above what the runner
-itself holds). If so, the call runs the wrapper without the graph, which allocates new
-outputs: what the caller holds is never overwritten. A training step whose forward
-outputs are saved for backward replays as long as each backward runs before the next
-forward. At most :data:`LIMIT` kinds of call are recorded per wrapper; further kinds run
-without graphs.
+them (a tensor, a view, a storage object: see :func:`_holders`). If so, the call runs
+the wrapper without the graph, which allocates new outputs: what the caller holds is
+never overwritten. A training step whose forward outputs are saved for backward replays
+as long as each backward runs before the next forward. At most :data:`LIMIT` graphs are
+recorded per wrapper; calls of further kinds run without graphs. Calls from several
+threads take turns, and a replay on another stream waits for the last replay's stream.
 
 A wrapper is not recorded at all, and says why in a log line (logger
-``tritonhost.codegen``), when :func:`refusal` finds a reason: inputs or buffers off the
-GPU or on several GPUs, an output that is a view of an input (the graph would return a
-view of the runner's static copy, not of the caller's tensor; an output that is an input
-itself, as a forward saving its inputs for backward returns them, is the caller's tensor), ``as_strided`` on an input
-(it addresses the storage, which a static copy does not reproduce), or an operation
-PyTorch's own CUDA-graph check refuses (one that synchronizes with the CPU or whose
-output size depends on data).
+``tritonhost.codegen``), when :func:`refusal` finds a reason: tensors off the GPU or on
+several GPUs; an output that is a view of an input (the replay would return a view of
+the runner's static copy; an output that is an input itself, as a forward saving its
+inputs for backward returns them, is returned as the caller's tensor); an operation on a
+tensor's metadata or storage (``as_strided``, ``set_``, ``resize_``, ``inplace_view``
+operators), which runs on the host once, during capture; an operation PyTorch's own
+CUDA-graph check refuses (one that synchronizes with the CPU or whose output size
+depends on data), also inside ``auto_functionalized`` and ``with_effects``; or a torch
+whose storage counts do not show held outputs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,7 +55,7 @@ import torch.fx
 import torch.utils._pytree as pytree
 
 from tritonhost.ir.buffers import Buffer, InputBuffer, MutationOutput, storage_owner
-from tritonhost.ir.nodes import FallbackKernel
+from tritonhost.ir.nodes import FallbackKernel, UserDefinedTritonKernel
 from tritonhost.ir.program import Program
 
 log = logging.getLogger("tritonhost.codegen")
@@ -60,17 +64,41 @@ log = logging.getLogger("tritonhost.codegen")
 #: hold a graph and a memory pool for each.
 LIMIT = 8
 
-_AS_STRIDED = frozenset(
-    str(op)
-    for op in (
-        torch.ops.aten.as_strided.default,
-        torch.ops.aten.as_strided_.default,
-        torch.ops.aten.as_strided_scatter.default,
+#: Operations on a tensor's metadata or storage, done on the host: a capture would do them
+#: once, on the tensors of the recording, and no replay would do them again.
+_HOST_SIDE = frozenset(
+    (
+        "aten::as_strided",
+        "aten::as_strided_",
+        "aten::as_strided_scatter",
+        "aten::set_",
+        "aten::resize_",
+        "aten::resize_as_",
+        "inductor::resize_storage_bytes_",
     )
 )
 
+#: Higher-order operators that wrap another operator, and where that operator is among their arguments.
+_WRAPPED_OPERATOR = {"auto_functionalized": 0, "auto_functionalized_v2": 0, "with_effects": 1}
+
+
+def _operator_name(target: Any) -> str | None:
+    schema = getattr(target, "_schema", None)
+    return None if schema is None else str(schema.name)
+
+
+def _host_side(target: Any) -> bool:
+    """Whether ``target`` (an ATen or custom operator) changes metadata or storage on the host."""
+    if _operator_name(target) in _HOST_SIDE:
+        return True
+    tags = getattr(target, "tags", ())
+    return torch.Tag.inplace_view in tags
+
+
 def refusal(program: Program, graph: torch.fx.GraphModule) -> str | None:
     """Why the wrapper of ``program`` (lowered from ``graph``) cannot run as a CUDA graph, or None."""
+    if not holders_show_what_is_held():
+        return "this torch does not show which outputs the caller holds, so a replay could overwrite one"
     buffers = {buffer.name: buffer for buffer in program.buffers()}
     devices = {buffer.fixed_layout.device for buffer in buffers.values()}
     off_gpu = sorted(str(device) for device in devices if device.type != "cuda")
@@ -86,8 +114,8 @@ def refusal(program: Program, graph: torch.fx.GraphModule) -> str | None:
         if isinstance(owner, InputBuffer):
             return f"output {index} is a view of input {owner.name!r}, and a replay works on a copy of that input"
     for op in program.operations:
-        if isinstance(op, FallbackKernel) and str(op.target) in _AS_STRIDED:
-            return f"it calls {op.target}, which addresses an input's storage rather than the input"
+        if isinstance(op, FallbackKernel) and _host_side(op.target):
+            return f"it calls {op.target}, which changes a tensor's metadata or storage on the host, once"
     node = _uncapturable(graph)
     if node is not None:
         return f"operation {node.name} ({node.target}) cannot be captured: it synchronizes or its size depends on data"
@@ -99,22 +127,35 @@ def _uncapturable(graph: torch.fx.GraphModule) -> torch.fx.Node | None:
     # Imported here: symbolic shapes and Inductor's helpers load only for a CUDA-graph compile.
     from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
+    unsafe_tag = getattr(torch.Tag, "cudagraph_unsafe", None)
     unsafe: Callable[[torch.fx.Node], bool]
     try:
         from torch._inductor.utils import is_cudagraph_unsafe_fx_node
 
         unsafe = is_cudagraph_unsafe_fx_node
-    except ImportError:  # older torch: the operator tag is the rule
-        tag = getattr(torch._C.Tag, "cudagraph_unsafe", None)
+    except ImportError:  # older torch: the operator tag and PyTorch's list of forbidden operators
 
         def unsafe(node: torch.fx.Node) -> bool:
-            return isinstance(node.target, torch._ops.OpOverload) and tag is not None and tag in node.target.tags
+            try:
+                from torch._inductor.utils import FORBIDDEN_CUDAGRAPH_OPS as forbidden
+            except ImportError:
+                forbidden = frozenset()
+            tags = getattr(node.target, "tags", ())
+            return str(node.target) in forbidden or (unsafe_tag is not None and unsafe_tag in tags)
 
     for node in graph.graph.nodes:
         if node.op != "call_function":
             continue
-        if unsafe(node):
+        if unsafe(node) or _host_side(node.target):
             return node
+        # A custom operator functionalized (or ordered by its effects) is an argument of
+        # the wrapping operator, whose own target no tag is on: check the operator itself.
+        position = _WRAPPED_OPERATOR.get(getattr(node.target, "__name__", ""))
+        if position is not None and len(node.args) > position:
+            inner = node.args[position]
+            tags = getattr(inner, "tags", ())
+            if _host_side(inner) or (unsafe_tag is not None and unsafe_tag in tags):
+                return node
         # A size that depends on data (nonzero, item) is unbacked. Our kernel operators'
         # values are dicts of tensors, which PyTorch's own check does not take: look at leaves.
         leaves = pytree.tree_leaves(node.meta.get("val"))
@@ -149,6 +190,14 @@ def mutated_inputs(program: Program) -> tuple[int, ...]:
         for output in op.outputs()
         if isinstance(output, MutationOutput)
     }
+    # A launch lowered as written in place (not functionalized) writes its arguments with
+    # no mutation output for them.
+    written |= {
+        storage_owner(buffer, buffers).name
+        for op in program.operations
+        if isinstance(op, UserDefinedTritonKernel)
+        for buffer in op.writes()
+    }
     return tuple(index for index, item in enumerate(program.inputs) if item.name in written)
 
 
@@ -163,6 +212,36 @@ def _holders(tensor: torch.Tensor) -> tuple[int, int]:
     return int(torch._C._storage_Use_Count(storage._cdata)), sys.getrefcount(storage)
 
 
+@functools.cache
+def holders_show_what_is_held() -> bool:
+    """Whether :func:`_holders` sees a view and a storage object held, on this torch (checked once).
+
+    The count rests on PyTorch internals (its storages' use counts, one Python object per
+    storage); where they behave otherwise, outputs could be overwritten while held.
+    """
+    tensor = torch.zeros(4)
+    baseline = _holders(tensor)
+    view = tensor[:2]
+    with_view = _holders(tensor)
+    del view
+    storage = tensor.untyped_storage()
+    with_storage = _holders(tensor)
+    del storage
+    return with_view[0] > baseline[0] and with_storage[1] > baseline[1] and _holders(tensor) == baseline
+
+
+def _copy_like(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of ``tensor`` with its sizes, strides and address modulo 16 (what Triton specializes on)."""
+    item = tensor.element_size()
+    misalignment = tensor.data_ptr() % 16 // item
+    span = 1 + sum((size - 1) * stride for size, stride in zip(tensor.size(), tensor.stride()) if size > 0)
+    flat = torch.empty(span + 16 // item, dtype=tensor.dtype, device=tensor.device)
+    shift = (misalignment - flat.data_ptr() % 16 // item) % (16 // item) if item <= 16 else 0
+    copy = flat.as_strided(tensor.size(), tensor.stride(), flat.storage_offset() + shift)
+    copy.copy_(tensor)
+    return copy
+
+
 class _Recording:
     """One recording of a kind of call: the graph, its inputs and its outputs.
 
@@ -171,7 +250,20 @@ class _Recording:
     others are static copies the recording owns, refilled on every replay.
     """
 
-    __slots__ = ("_baseline", "_copy_back", "_fixed", "_given", "_graph", "_inputs", "_outputs", "_storages")
+    __slots__ = (
+        "_baseline",
+        "_copy_back",
+        "_device",
+        "_device_index",
+        "_fixed",
+        "_given",
+        "_graph",
+        "_inputs",
+        "_outputs",
+        "_storages",
+        "_stream",
+        "_stream_id",
+    )
 
     def __init__(
         self,
@@ -182,18 +274,21 @@ class _Recording:
         mutated: Sequence[int],
         given: dict[int, int],
     ) -> None:
+        # Copies keep each input's address modulo 16, so that the runs below use the
+        # binaries the warm-up call compiled, also for a misaligned input recorded in place.
         copies = list(args)
         for index in tensors:
-            tensor = args[index]
-            copy = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device=tensor.device)
-            copy.copy_(tensor)
-            copies[index] = copy
+            copies[index] = _copy_like(args[index])
         static = [args[index] if index in fixed else value for index, value in enumerate(copies)]
-        outputs = self._capture(run, copies, static, next((args[index].device for index in tensors), None))
+        self._device = next((args[index].device for index in tensors), None)
+        outputs = list(self._capture(run, copies, static, self._device))
         # The fixed tensors are not held: a later call passing a tensor of the same size,
         # strides and dtype at the same address passes that very memory, which is what the
-        # graph reads and writes. (Holding them would also hold another graph's outputs, a
-        # forward's saved tensors held by the backward's recording, as if the caller did.)
+        # graph reads and writes. Outputs that are inputs are dropped for the same reason
+        # (the replay returns the caller's tensor): held, a caller's tensor would outlive
+        # the caller, and another graph's output held here would look held by the caller.
+        for index in given:
+            outputs[index] = None
         self._fixed = tuple((index, args[index].data_ptr()) for index in sorted(fixed))
         self._inputs = tuple((index, static[index]) for index in tensors if index not in fixed)
         self._copy_back = tuple((index, static[index]) for index in mutated if index not in fixed)
@@ -203,11 +298,15 @@ class _Recording:
         # The storages of the outputs, and how many holders each has with only the recording
         # holding it: more at a later call means the caller still holds an output.
         storages: dict[int, torch.Tensor] = {}
-        for index, output in enumerate(self._outputs):
-            if isinstance(output, torch.Tensor) and index not in given:
+        for output in self._outputs:
+            if isinstance(output, torch.Tensor):
                 storages.setdefault(output.untyped_storage().data_ptr(), output)
         self._storages = tuple(storages.values())
         self._baseline = tuple(_holders(tensor) for tensor in self._storages)
+        self._device_index: int | None = None if self._device is None else self._device.index
+        #: The stream of the last replay, and its raw handle: a replay on another stream waits for its work first.
+        self._stream: Any = None
+        self._stream_id: int | None = None
 
     def _capture(
         self, run: Callable[..., Sequence[Any]], copies: list[Any], static: list[Any], device: torch.device | None
@@ -223,10 +322,31 @@ class _Recording:
             with torch.cuda.stream(stream):
                 run(*copies)
             torch.cuda.current_stream().wait_stream(stream)
-            with torch.cuda.graph(self._graph, pool=torch.cuda.graph_pool_handle(), stream=stream):
+            # thread_local: other threads' CUDA calls (a data loader's) go on during capture.
+            with torch.cuda.graph(
+                self._graph, pool=torch.cuda.graph_pool_handle(), stream=stream, capture_error_mode="thread_local"
+            ):
                 return run(*static)
 
-    def _replay_graph(self) -> None:
+    def _after_last_replay(self) -> None:
+        """Order this replay after the last one where the current stream is another.
+
+        The static inputs and outputs are one memory for every replay; on one stream, work
+        runs in order, but a replay on another stream could overwrite them while the last
+        one still reads them. The raw stream is one C call; a Stream object is made only
+        when it changed.
+        """
+        if self._device_index is None:  # no tensor input named the device: the one captured on
+            self._device_index = torch.cuda.current_device()
+        raw = torch._C._cuda_getCurrentRawStream(self._device_index)
+        if raw != self._stream_id:
+            current = torch.cuda.current_stream(self._device_index)
+            if self._stream is not None:
+                current.wait_stream(self._stream)
+            self._stream, self._stream_id = current, raw
+
+    def _replay_graph(self, args: Sequence[Any]) -> None:
+        """Replay the graph (``args``, the call's own, for a recording that emulates one)."""
         self._graph.replay()
 
     def fits(self, args: Sequence[Any]) -> bool:
@@ -245,9 +365,10 @@ class _Recording:
         return False
 
     def replay(self, args: Sequence[Any]) -> tuple[Any, ...]:
+        self._after_last_replay()
         for index, static in self._inputs:
             static.copy_(args[index])
-        self._replay_graph()
+        self._replay_graph(args)
         for index, static in self._copy_back:
             args[index].copy_(static)
         results = [output.detach() if isinstance(output, torch.Tensor) else output for output in self._outputs]
@@ -269,6 +390,10 @@ class _Kind:
         self.failed = False
 
 
+#: Kinds of call a runner keeps track of (most of them warmed up once and never seen again).
+KINDS_KEPT = 64
+
+
 class CudaGraphRunner:
     """Runs a compiled wrapper's ``forward`` as recorded CUDA graphs, per kind of call.
 
@@ -276,7 +401,8 @@ class CudaGraphRunner:
     (a parameter, a static buffer a server reuses) is recorded in place: replays for
     calls that pass it there again copy nothing for it. Every other tensor input is copied
     into a static buffer on each replay. A call whose fixed inputs moved records once
-    more, copying every input.
+    more, copying every input. Calls from several threads take turns: a replay's static
+    memory is one for all.
     """
 
     #: What records and replays; tests on a CPU put an emulation of a graph here.
@@ -289,27 +415,34 @@ class CudaGraphRunner:
         self._mutated = mutated_inputs(program)
         self._given = outputs_that_are_inputs(program)
         self._kinds: dict[Any, _Kind] = {}
+        self._recorded = 0
+        self._lock = threading.Lock()
         #: Calls that replayed a graph, and calls that ran the wrapper without one.
         self.replays = 0
         self.plain = 0
 
     def _kind(self, args: Sequence[Any]) -> Any:
+        # Floats by their bits: -0.0 == 0.0, and a NaN equals nothing, not even itself.
         return tuple(
             (value.size(), value.stride(), value.dtype, value.device)
             if isinstance(value, torch.Tensor)
+            else (float, value.hex())
+            if type(value) is float
             else (type(value), value)
             for value in args
         )
 
     def __call__(self, *args: Any) -> Sequence[Any]:
+        with self._lock:
+            return self._call(args)
+
+    def _call(self, args: tuple[Any, ...]) -> Sequence[Any]:
         key = self._kind(args)
         kind = self._kinds.get(key)
         if kind is None:
-            if len(self._kinds) < LIMIT:
+            if len(self._kinds) < KINDS_KEPT:
                 # This call compiles and tunes; the next one records.
                 self._kinds[key] = _Kind(tuple(args[index].data_ptr() for index in self._tensors))
-            else:
-                log.debug("%s: %d kinds of call recorded already; this one runs without a graph", self._name, LIMIT)
         elif not kind.failed:
             for recording in kind.recordings:
                 if recording.fits(args):
@@ -328,6 +461,9 @@ class CudaGraphRunner:
         return self._run(*args)
 
     def _record(self, kind: _Kind, args: Sequence[Any]) -> _Recording | None:
+        if self._recorded >= LIMIT:
+            log.debug("%s: %d graphs recorded already; calls of a new kind run without one", self._name, LIMIT)
+            return None
         if self.recording_type is _Recording and any(not args[index].is_cuda for index in self._tensors):
             kind.failed = True
             log.info("%s: not recorded as a CUDA graph: an input is not on a GPU", self._name)
@@ -339,9 +475,11 @@ class CudaGraphRunner:
         )
         try:
             recording = self.recording_type(self._run, args, self._tensors, fixed, self._mutated, self._given)
-        except (RuntimeError, torch.cuda.CudaError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever fails in capture, the call runs without it
             kind.failed = True
-            log.warning("%s: recording a CUDA graph failed, so calls like this one run without one: %s", self._name, exc)
+            log.warning("%s: recording a CUDA graph failed, so calls like this one run without one: %s: %s",
+                        self._name, type(exc).__name__, exc)
             return None
         kind.recordings.append(recording)
+        self._recorded += 1
         return recording
