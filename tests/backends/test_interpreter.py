@@ -130,6 +130,23 @@ def test_triton_language_is_left_as_it_was():
     assert [name for name in before if after.get(name) is not before[name]] == []
 
 
+@pytest.mark.parametrize("order", [("1", "0", "1", "0"), ("0", "1", "0", "1")], ids=["batched first", "per program first"])
+def test_the_language_is_patched_from_a_plan_per_interpreter_state(monkeypatch, order):
+    """Triton's language patch, recorded once per state (batched, per program) and set from it later."""
+    from kernels import row_sum_kernel
+    from tritonhost_interpreter import executor
+
+    executor._lang_plans.clear()
+    x, out = torch.randn(64, 8), torch.empty(64)
+    for batch in order:
+        monkeypatch.setenv("TRITONHOST_INTERPRETER_BATCH", batch)
+        out.zero_()
+        tritonhost.wrap(row_sum_kernel)[(64,)](x, out, 8, 8, BLOCK=8)
+        torch.testing.assert_close(out, x.sum(1))
+    assert len(executor._lang_plans) == 2  # the per-program launches and the batched attempts
+    assert executor._lang_depth == 0  # every patch was restored
+
+
 @triton.jit
 def _float_scalar_methods(x_ptr, out_ptr, eps, flag, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)

@@ -25,6 +25,7 @@ program instead (:mod:`tritonhost_interpreter.batching` decides and says why):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -447,8 +448,13 @@ def _transpose(self: Any) -> tl.tensor:
     return tl.core.tensor(_handle(np.transpose(data, axes), self.handle.dtype), tl.block_type(self.dtype, shape))
 
 
+@functools.cache
 def patch_tensor_methods(original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
-    """Triton's patches of ``tl.tensor`` for the interpreter, with batched truth, index and ``.T``."""
+    """Triton's patches of ``tl.tensor`` for the interpreter, with batched truth, index and ``.T``.
+
+    One function per ``original``: the executor's plans of Triton's language patch
+    (executor.py) are made per set of patch helpers, by identity.
+    """
 
     def patch(tensor: Any, scope: Any) -> None:
         original(tensor, scope)

@@ -78,6 +78,77 @@ def _call_helper(self: JITFunction, *args: Any, **kwargs: Any) -> Any:
             scope.restore()
 
 
+# --- triton.language patched from a plan --------------------------------------------------------
+# Triton's interpreter patches triton.language for every launch: it walks the modules with
+# inspect.getmembers, wraps each builtin in a new lambda, and restores all afterwards,
+# about 600 attributes and most of a small launch's fixed cost. What it sets depends on
+# which language modules the kernel's globals hold and on the interpreter module's
+# attributes it reads while patching (the builder and semantic objects, the reduce and scan
+# classes, its patch helpers, which a batched attempt replaces): with those the same, the
+# wrappers it makes behave the same. So the first top-level patch for each combination is
+# recorded as a plan, and later launches set the plan's values. A patch made while another
+# is active (a helper called from a kernel sees the language already patched, and patches
+# differently) goes through Triton's own.
+
+#: The interpreter module's attributes that Triton's ``_patch_lang`` reads (3.6 to 3.9).
+_LANG_INPUTS = (
+    "interpreter_builder",
+    "interpreter_semantic",
+    "ReduceOps",
+    "ScanOps",
+    "_patch_lang_tensor",
+    "_patch_lang_core",
+    "_patch_reduce_scan",
+    "_patch_builtin",
+    "_patch_attr",
+)
+#: Plans kept: one per combination met (per-program and batched launches, a few at most).
+_PLANS_KEPT = 16
+
+_lang_plans: dict[Any, tuple[tuple[Any, ...], list[tuple[Any, str, Any]]]] = {}
+_lang_depth = 0
+
+
+class _PlannedScope:
+    """A language patch, restored as Triton's scope restores; counts the patches active."""
+
+    def __init__(self, scope: Any) -> None:
+        self._scope = scope
+
+    def restore(self) -> None:
+        global _lang_depth
+        self._scope.restore()
+        _lang_depth -= 1
+
+
+def _planned_patch_lang(fn: Any) -> Any:
+    """Triton's ``_patch_lang(fn)``, set from a plan where one was recorded (see above)."""
+    global _lang_depth
+    langs = tuple(sorted({id(value) for value in fn.__globals__.values() if value is tl or value is tl.core}))
+    if _lang_depth or not langs:
+        scope = _original_patch_lang(fn)  # nested, or no language module (Triton's assertion says so)
+    else:
+        inputs = tuple(getattr(triton_interpreter, name, None) for name in _LANG_INPUTS)
+        key = (langs, tuple(map(id, inputs)))
+        found = _lang_plans.get(key)
+        # The plan holds its inputs, so their ids cannot be reused while it is kept; `is`
+        # makes sure all the same.
+        if found is not None and all(a is b for a, b in zip(found[0], inputs)):
+            scope = triton_interpreter._LangPatchScope()
+            for owner, name, value in found[1]:
+                scope.set_attr(owner, name, value)
+        else:
+            scope = _original_patch_lang(fn)
+            if len(_lang_plans) >= _PLANS_KEPT:
+                _lang_plans.clear()
+            _lang_plans[key] = (inputs, [(owner, name, getattr(owner, name)) for owner, name, _ in scope._changes])
+    _lang_depth += 1
+    return _PlannedScope(scope)
+
+
+_original_patch_lang = triton_interpreter._patch_lang
+
+
 class _Patches:
     """Attributes and dictionary entries replaced for one launch, put back afterwards."""
 
@@ -204,6 +275,7 @@ def interpreting(
             patches.set_attr(JITFunction, "__call__", _call_helper)
             patches.set_attr(triton_interpreter, "_patch_lang_tensor", _patch_tensor_methods)
             patches.set_attr(triton_interpreter, "_implicit_cvt", _convert_argument)
+            patches.set_attr(triton_interpreter, "_patch_lang", _planned_patch_lang)
             for module, originals, stand_ins in _libdevice().modules:
                 patches.update(vars(module), stand_ins, originals)
             patches.patch_globals(fn.__globals__)
