@@ -45,6 +45,35 @@ def _compiled(fn, **how):
     return torch.compile(fn, backend="tritonhost", fullgraph=True, **how)
 
 
+def _replays_with_eagers_results(program, make_inputs):
+    """Four calls with new input tensors each (warm up, record, replay, replay); the runner."""
+    with capture_wrappers() as wrappers:
+        compiled = _compiled(program.fn, options={"cuda_graphs": True})
+        for _ in range(4):
+            x, y = make_inputs()
+            want_x, want_y = x.clone(), y.clone()
+            want = program.reference(want_x, want_y)
+            torch.testing.assert_close(compiled(x, y), want)
+            torch.testing.assert_close(x, want_x)  # what the program writes into its inputs is written
+            torch.testing.assert_close(y, want_y)
+    return wrappers[0].cuda_graphs
+
+
+def _trains_through_graphs(fn, reference, make_args, rtol):
+    """Four training steps, values and gradients checked; the runners (forward, then backward)."""
+    with capture_wrappers() as wrappers:
+        compiled = _compiled(fn, options={"cuda_graphs": True})
+        for _ in range(4):
+            args = make_args()
+            got, got_grads = values_and_gradients(compiled, *args)
+            want, want_grads = values_and_gradients(reference, *args)
+            assert_close_to_scale(got, want, rtol)
+            for g, w in zip(got_grads, want_grads):
+                assert_close_to_scale(g, w, 10 * rtol)
+            del got, got_grads, g  # held (g: the loop's last gradient), they would keep the next step off the graphs
+    return [wrapper.cuda_graphs for wrapper in wrappers]
+
+
 # --- on the CPU ------------------------------------------------------------------------------
 
 
@@ -179,16 +208,8 @@ def _cpu_inputs(n=64):
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
 def test_every_program_replays_with_eagers_results_emulated(emulated, program):
-    with capture_wrappers() as wrappers:
-        compiled = _compiled(program.fn, options={"cuda_graphs": True})
-        for _ in range(4):
-            x, y = _cpu_inputs()
-            want_x, want_y = x.clone(), y.clone()
-            want = program.reference(want_x, want_y)
-            torch.testing.assert_close(compiled(x, y), want)
-            torch.testing.assert_close(x, want_x)
-            torch.testing.assert_close(y, want_y)
-    assert (wrappers[0].cuda_graphs.replays, wrappers[0].cuda_graphs.plain) == (3, 1)
+    runner = _replays_with_eagers_results(program, _cpu_inputs)
+    assert (runner.replays, runner.plain) == (3, 1)
 
 
 def test_an_input_written_in_place_keeps_every_write_emulated(emulated):
@@ -337,17 +358,8 @@ def modelled_and_emulated(monkeypatch, emulated):
     ids=["rms_norm", "swiglu in-place backward"],
 )
 def test_library_autograd_functions_train_through_graphs_emulated(modelled_and_emulated, fn, reference, shape):
-    with capture_wrappers() as wrappers:
-        compiled = _compiled(fn, options={"cuda_graphs": True})
-        for _ in range(4):
-            args = [torch.randn(s) for s in shape]
-            got, got_grads = values_and_gradients(compiled, *args)
-            want, want_grads = values_and_gradients(reference, *args)
-            assert_close_to_scale(got, want, 1e-4)
-            for g, w in zip(got_grads, want_grads):
-                assert_close_to_scale(g, w, 1e-3)
-            del got, got_grads, g  # held (g: the loop's last gradient), they would keep the next step off the graphs
-    assert [(w.cuda_graphs.replays, w.cuda_graphs.plain) for w in wrappers] == [(3, 1), (3, 1)]  # forward, backward
+    runners = _trains_through_graphs(fn, reference, lambda: [torch.randn(s) for s in shape], 1e-4)
+    assert [(r.replays, r.plain) for r in runners] == [(3, 1), (3, 1)]  # forward, backward
 
 
 # --- on a GPU ------------------------------------------------------------------------------------
@@ -366,16 +378,7 @@ def _inputs(n=64, device="cuda"):  # the programs' blocks are sized for 64 eleme
 @pytest.mark.gpu
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
 def test_every_program_replays_with_eagers_results(cuda, program):
-    with capture_wrappers() as wrappers:
-        compiled = _compiled(program.fn, options={"cuda_graphs": True})
-        for _ in range(4):  # warm up, record, replay, replay; new input tensors each call
-            x, y = _inputs()
-            want_x, want_y = x.clone(), y.clone()
-            want = program.reference(want_x, want_y)
-            torch.testing.assert_close(compiled(x, y), want)
-            torch.testing.assert_close(x, want_x)  # what the program writes into its inputs is written
-            torch.testing.assert_close(y, want_y)
-    runner = wrappers[0].cuda_graphs
+    runner = _replays_with_eagers_results(program, _inputs)
     assert runner is not None, "the program was refused"
     assert (runner.replays, runner.plain) == (3, 1)
 
@@ -518,15 +521,5 @@ def test_library_autograd_functions_train_through_graphs(cuda, fn, reference, sh
     if fn is libf.swiglu and dtype == torch.bfloat16:
         pytest.skip("the library's swiglu kernels take fp32 only (tl.sigmoid of bf16 does not compile)")
     rtol = 1e-4 if dtype == torch.float32 else 2e-2
-    with capture_wrappers() as wrappers:
-        compiled = _compiled(fn, options={"cuda_graphs": True})
-        for _ in range(4):
-            args = [torch.randn(s, device="cuda").to(dtype) for s in shape]
-            got, got_grads = values_and_gradients(compiled, *args)
-            want, want_grads = values_and_gradients(reference, *args)
-            assert_close_to_scale(got, want, rtol)
-            for g, w in zip(got_grads, want_grads):
-                assert_close_to_scale(g, w, 10 * rtol)
-            del got, got_grads, g  # held (g: the loop's last gradient), they would keep the next step off the graphs
-    runners = [w.cuda_graphs for w in wrappers]
+    runners = _trains_through_graphs(fn, reference, lambda: [torch.randn(s, device="cuda").to(dtype) for s in shape], rtol)
     assert len(runners) == 2 and all(r is not None and r.replays == 3 for r in runners)  # forward and backward
