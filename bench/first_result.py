@@ -51,7 +51,7 @@ PARTS = [
     ("  the backend", "dynamo:OutputGraph.call_user_compiler"),
     ("    AOTAutograd", "dynamo:create_aot_dispatcher_function"),
     ("      tritonhost analysis of kernels (TTIR, dataflow)", "tritonhost.tracing.hops:analyze_call"),
-    ("    tritonhost lowering, memory plan, wrapper code", "tritonhost.codegen.backend:compile_graph"),
+    ("    tritonhost lowering, memory plan, wrapper code", "tritonhost.codegen.backend:_compile"),
     ("  building guards", "dynamo:build_guards"),
     ("Triton compiling, or loading from its cache", "triton.runtime.jit:JITFunction._do_compile"),
 ]
