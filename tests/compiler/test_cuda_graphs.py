@@ -44,9 +44,10 @@ BY_NAME = {program.name: program for program in PROGRAMS}
 def garbage_collected_before_held_counts(monkeypatch):
     """Where a recording finds an output held, garbage is collected and it looks again.
 
-    A reference cycle (seen on torch 2.11 under xdist) can hold a replay's output until
-    Python's collector runs; the runner rightly counts it as held and runs that call without
-    its graph, and the exact counts these tests check would be off. Tests only: collecting
+    A reference cycle can hold a replay's output until Python's collector runs; the runner
+    rightly counts it as held and runs that call without its graph, and the exact counts
+    these tests check would be off. That is the likely cause, not a confirmed one, of two
+    counts found short once each on torch 2.11 under xdist (values were right). Tests only: collecting
     on every held call would cost a user who really holds outputs milliseconds a call.
     """
     held = _Recording.outputs_held
