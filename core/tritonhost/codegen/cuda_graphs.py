@@ -464,10 +464,6 @@ class CudaGraphRunner:
         if self._recorded >= LIMIT:
             log.debug("%s: %d graphs recorded already; calls of a new kind run without one", self._name, LIMIT)
             return None
-        if self.recording_type is _Recording and any(not args[index].is_cuda for index in self._tensors):
-            kind.failed = True
-            log.info("%s: not recorded as a CUDA graph: an input is not on a GPU", self._name)
-            return None
         fixed = frozenset(
             index
             for index, address in zip(self._tensors, kind.addresses)
