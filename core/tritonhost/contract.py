@@ -51,6 +51,12 @@ class Launcher(Protocol):
     the generated wrapper of a compiled program calls one launch site with the same
     kinds of arguments every time, and asks for it once, on its first launch, to skip
     per-call work.
+
+    It may also have ``compile_ahead(calls) -> None``, with ``calls`` a sequence of
+    ``(params, options)`` as a launch would pass them: compile every one of their
+    binaries, at once where it can, and launch none. The autotuner asks this before it
+    times a kernel's configs, one call per config. It must not raise for a config that
+    does not compile: that config's own launch raises, and the autotuner rules it out.
     """
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None: ...

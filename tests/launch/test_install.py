@@ -12,6 +12,8 @@ import textwrap
 
 import pytest
 import torch
+import torch.utils._triton
+from torch.library import wrap_triton
 
 import library_functions as libf
 import tritonhost
@@ -27,11 +29,6 @@ GPU = any(s.name == "cuda" and s.usable for s in tritonhost.backends())
 def _compiled(fn, mode):
     if mode == "eager":
         return fn
-    if GPU and mode == "aot_eager":
-        # Where Triton can compile, Dynamo models a kernel[grid] launch itself: aot_eager then
-        # runs PyTorch's own path, which launches these CPU tensors through Triton's CUDA
-        # driver. backend="tritonhost" takes PyTorch's operators over (test_pytorch_kernels.py).
-        pytest.skip("on a GPU machine, aot_eager runs PyTorch's own path for modelled kernels")
     torch._dynamo.reset()
     return torch.compile(fn, backend=mode, fullgraph=True)
 
@@ -80,8 +77,6 @@ def test_backward_writing_gradients_into_the_forward_inputs(installed, mode):
     before pytorch#178622 (2.11 among them) refuse the replay on a leaf that requires grad,
     for every backend, and backend="tritonhost" makes it trace there (compat/aot_autograd.py).
     """
-    if GPU and mode == "aot_eager":
-        pytest.skip("on a GPU machine, aot_eager runs PyTorch's own path for modelled kernels")
     torch.manual_seed(2)
     a0, b0 = torch.randn(100), torch.randn(100)
     a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
@@ -116,6 +111,102 @@ def test_wrap_triton_and_triton_op_programs(installed, mode):
     torch.testing.assert_close(_compiled(libf.swiglu_through_wrap_triton, mode)(a, b), libf.swiglu_reference(a, b))
     x = torch.randn(100)
     torch.testing.assert_close(_compiled(libf.gelu, mode)(x), torch.nn.functional.gelu(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def modelled(monkeypatch):
+    """Dynamo models Triton kernels, as it does where Triton can compile (on a GPU machine)."""
+    monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: True)
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _program(x, y):
+    out = torch.empty_like(x)
+    add_kernel[(3,)](x, y, out, x.numel(), BLOCK=16)
+    total = torch.empty_like(x)
+    wrap_triton(add_kernel)[(3,)](out, y, total, x.numel(), BLOCK=16)
+    return total
+
+
+def _dynamo_graph(fn, *args, codes=None):
+    """The code of the graph Dynamo records for ``fn``, which then runs as recorded; the code
+    also goes into ``codes`` as soon as it is recorded."""
+    codes = [] if codes is None else codes
+
+    def record(graph, inputs):
+        codes.append(graph.code)
+        return graph.forward
+
+    result = torch.compile(fn, backend=record, fullgraph=True)(*args)
+    return codes[-1], result
+
+
+def test_launches_dynamo_models_are_routed_while_installed(interpreter, modelled):
+    x, y = torch.randn(40), torch.randn(40)
+    with tritonhost.install():
+        code, total = _dynamo_graph(_program, x, y)
+    torch.testing.assert_close(total, x + 2 * y)
+    assert "triton_kernel_wrapper" not in code and code.count("_launch_in_compiled_region") >= 2, code
+    torch._dynamo.reset()
+    codes: list[str] = []
+    with pytest.raises(Exception, match="active drivers|cpu tensor"):
+        # Uninstalled, Dynamo records PyTorch's operator again, which launches through Triton:
+        # a CPU has no driver for it, and a GPU's driver refuses these CPU tensors.
+        _dynamo_graph(_program, x, y, codes=codes)
+    assert "triton_kernel_wrapper_mutation" in codes[-1]
+
+
+@pytest.mark.parametrize(
+    ("fn", "reference", "inputs"),
+    [
+        (libf.rms_norm, libf.rms_norm_reference, lambda: (torch.randn(6, 40) * 1e-3, torch.randn(40))),
+        (libf.scale_by_three, lambda x: 3 * x, lambda: (torch.randn(77),)),
+    ],
+    ids=["rms_norm", "autotuned"],
+)
+def test_aot_eager_trains_through_tritonhost_where_dynamo_models_kernels(installed, modelled, fn, reference, inputs):
+    args = inputs()
+    got, got_grads = values_and_gradients(torch.compile(fn, backend="aot_eager", fullgraph=True), *args)
+    want, want_grads = values_and_gradients(reference, *args)
+    assert_close_to_scale(got, want, 1e-5)
+    for g, w in zip(got_grads, want_grads):
+        assert_close_to_scale(g, w, 1e-4)
+
+
+@pytest.mark.skipif(GPU, reason="the gpu test below runs Inductor for real")
+def test_inductor_keeps_pytorchs_path_where_dynamo_models_kernels(installed, modelled):
+    # Inductor lowers PyTorch's operator and has none for tritonhost's: the launch is left to
+    # PyTorch, whose generated code launches through Triton's driver, which a CPU lacks.
+    with pytest.raises(Exception, match="active drivers"):
+        torch.compile(_program, backend="inductor", fullgraph=True)(torch.randn(40), torch.randn(40))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["aot_eager", "tritonhost", "inductor"])
+def test_on_the_gpu_installed_launches_train_under_each_backend(backend):
+    torch._dynamo.reset()
+    x, w = torch.randn(6, 40, device="cuda") * 1e-3, torch.randn(40, device="cuda")
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        fn = torch.compile(libf.rms_norm, backend=backend, fullgraph=True)
+        got, got_grads = values_and_gradients(fn, x, w)
+        code, total = _dynamo_graph(_program, x[0], w)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
+    assert_close_to_scale(got, want, 1e-5)
+    for g, w_ in zip(got_grads, want_grads):
+        assert_close_to_scale(g, w_, 1e-4)
+    torch.testing.assert_close(total, x[0] + 2 * w)
+    assert "triton_kernel_wrapper" not in code, code  # a plain backend function sees tritonhost's
+
+
+def test_wrap_triton_and_triton_op_under_aot_eager_where_dynamo_models_kernels(installed, modelled):
+    a, b = torch.randn(100), torch.randn(100)
+    compiled = torch.compile(libf.swiglu_through_wrap_triton, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(a, b), libf.swiglu_reference(a, b))
+    x = torch.randn(100)
+    compiled = torch.compile(libf.gelu, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), torch.nn.functional.gelu(x), rtol=1e-5, atol=1e-6)
 
 
 def test_traced_launches_become_tritonhost_operators(installed):

@@ -75,3 +75,27 @@ class OldHooks:
 stopwatch = Stopwatch()
 old_stopwatch = OldStopwatch()
 old_hooks = OldHooks()
+
+
+#: Per compile_ahead asked of the ahead-of-time backend: the configs' (params, options), and
+#: how many benchmarks had been asked of it by then.
+COMPILED_AHEAD: list[tuple[list[tuple[dict[str, Any], dict[str, Any]]], int]] = []
+
+
+class AheadOfTime(Stopwatch):
+    """A backend whose launcher compiles ahead: it records what the host asks it to compile
+    (it has nothing to compile: kernels run on Triton's interpreter)."""
+
+    name = "aheadoftime"
+
+    def make_launcher(self, kernel: Any) -> Any:
+        from tritonhost_interpreter.plugin import InterpreterLauncher
+
+        class Launcher(InterpreterLauncher):
+            def compile_ahead(self, calls: Any) -> None:
+                COMPILED_AHEAD.append(([(dict(params), dict(options)) for params, options in calls], len(ASKED)))
+
+        return Launcher(kernel)
+
+
+ahead_of_time = AheadOfTime()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from triton.runtime.jit import JITFunction
 
+from tritonhost.compat.compile_ahead import compile_at_once
 from tritonhost.compat.direct_launch import DirectLaunch
 from tritonhost.compat.options import split_options
 from tritonhost.contract import Grid3, PreparedLaunch
@@ -65,6 +66,19 @@ class TritonRuntimeLauncher:
         (inputs' tensors, symbolic sizes); only those are checked before each launch.
         """
         return DirectLaunch(self._jit, params, self._options(options), varying)
+
+    def compile_ahead(self, calls: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """Compile the binaries of several launches at once, launching none.
+
+        The autotuner asks this before timing a kernel's configs: each ``(params, options)``
+        is one config's launch. A config that fails to compile fails at its own launch.
+        """
+        run, names = self._run, self._arg_names
+
+        def start(params: dict[str, Any], options: dict[str, Any]) -> Callable[[], object]:
+            return lambda: run(*[params[name] for name in names], grid=(1, 1, 1), warmup=True, **options)
+
+        compile_at_once(self._jit.fn.__name__, [start(params, self._options(options)) for params, options in calls])
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         if options and self._accepted is not None and not self._accepted.issuperset(options):

@@ -15,14 +15,19 @@ Installing replaces two methods, and uninstalling puts them back:
 tritonhost itself launches through ``JITFunction.run``, which stays Triton's.
 
 Where Dynamo models Triton kernels itself (a machine with a GPU), a
-``kernel[grid]`` launch inside ``torch.compile`` never reaches Python; Dynamo
-records PyTorch's own ``triton_kernel_wrapper_mutation`` for it, which
-``backend="tritonhost"`` takes over (tracing/pytorch_kernels.py) and other
-backends run PyTorch's way (docs/existing-kernels.md).
+``kernel[grid]`` launch inside ``torch.compile`` never reaches
+``__getitem__``: Dynamo would record PyTorch's own ``triton_kernel_wrapper_mutation``
+for it. Installing therefore also has Dynamo trace the same ``kernel[grid]`` as
+installed Python does (``tracing.dynamo.route_modelled_launches``), so that every
+backend's graph holds tritonhost's operators. That needs Dynamo imported, which
+takes a second or so: it is done where Dynamo is imported already or Triton has a
+GPU driver (elsewhere Dynamo does not model kernels). Graphs compiled before
+installing keep what they recorded.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -82,6 +87,10 @@ class Installation:
             if _installs == 0:
                 KernelInterface.__getitem__ = _originals.pop("getitem")  # type: ignore[method-assign]
                 _pytorch_wrapper().__call__ = _originals.pop("call")  # type: ignore[method-assign]
+                if _originals.pop("dynamo", False):
+                    from tritonhost.tracing.dynamo import route_modelled_launches
+
+                    route_modelled_launches(None)
 
     def __enter__(self) -> Installation:  # noqa: PYI034 - Installation is not meant to be subclassed
         return self
@@ -112,8 +121,26 @@ def install() -> Installation:
             _originals["call"] = wrapper_class.__call__
             KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
             wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
+            if _dynamo_may_model_kernels():
+                from tritonhost.tracing.dynamo import route_modelled_launches
+
+                _originals["dynamo"] = route_modelled_launches(_kernel_getitem)
         _installs += 1
     return Installation()
+
+
+def _dynamo_may_model_kernels() -> bool:
+    """Whether Dynamo is imported already, or Triton has a GPU driver here (then Dynamo models
+    kernels when it traces): where neither holds, installing need not import Dynamo."""
+    if "torch._dynamo" in sys.modules:
+        return True
+    from triton.runtime import driver
+
+    try:
+        driver.active.get_current_target()
+    except Exception:  # noqa: BLE001 - Triton's "0 active drivers" on a machine without a GPU
+        return False
+    return True
 
 
 def installed() -> bool:

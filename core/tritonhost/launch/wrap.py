@@ -104,13 +104,40 @@ class KernelRunner:
         def run(config: Any) -> None:
             self._through_layers(index + 1, grid, *chooser.apply(config, params, options))
 
-        config = chooser.choose(params, options, run)
+        def ahead(configs: list[Any]) -> None:
+            calls = [self._resolved(index + 1, *chooser.apply(config, params, options)) for config in configs]
+            self.launcher.compile_ahead([call for call in calls if call is not None])  # type: ignore[attr-defined]
+
+        compiles = hasattr(self.launcher, "compile_ahead")
+        config = chooser.choose(params, options, run, ahead if compiles else None)
         tuned_params, tuned_options = chooser.apply(config, params, options)
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
             self._through_layers(index + 1, grid, tuned_params, tuned_options)
             return None
         return self._through_layers(index + 1, grid, tuned_params, tuned_options)
+
+    def _resolved(
+        self, index: int, params: dict[str, Any], options: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """What the launcher would be given for these arguments, the layers from ``index`` on
+        applied; None where that is not known yet (an autotune layer inside chooses later) or
+        the arguments are wrong (the launch itself says how)."""
+        for layer in self.decorated.layers[index:]:
+            if not isinstance(layer, HeuristicsLayer):
+                return None
+            params = dict(params)
+            for name, heuristic in layer.values.items():
+                try:
+                    params[name] = heuristic({**params, **options})
+                except Exception:  # noqa: BLE001 - raised again, explained, when this config launches
+                    return None
+        params = dict(params)
+        try:
+            self._complete(params)
+        except KernelArgumentError:
+            return None
+        return params, options
 
     def _source_hash(self) -> str | None:
         """Triton's hash of the kernel's source and everything it calls, or None where it has none."""

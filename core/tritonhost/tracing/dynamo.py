@@ -18,7 +18,7 @@ See docs/tracing.md.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -250,3 +250,63 @@ def _kernel_argument(ctx: Any) -> Any:
         problem = f"it cannot read its kernel from Dynamo on PyTorch {torch.__version__} ({error!r})"
     ctx.graph_break(f"tritonhost.wrap() inside a compiled region: {problem}; {_HOIST}")
     return _NOT_READ
+
+
+# --- kernel[grid] of a kernel Dynamo models, while tritonhost is installed ----------------
+#
+# Where Triton is usable, Dynamo never calls a kernel's __getitem__: `kernel[grid]` of a
+# @triton.jit or @triton.autotune kernel (also `wrap_triton(kernel)[grid]`, which Dynamo
+# reads as the kernel itself) goes to its DynamoTritonHOPifier's call_getitem, and the
+# launch becomes PyTorch's triton_kernel_wrapper_mutation. So that install() routes these
+# launches too, for every backend (aot_eager, Inductor), the singleton's call_getitem is
+# replaced, on the instance, by one that traces install's own `kernel[grid]` with the
+# kernel's variable as its argument: wrap() then finds the kernel as it does for a wrap()
+# written inside a compiled region (above). Removing the instance attribute restores
+# PyTorch's method. Inductor keeps PyTorch's path: it lowers PyTorch's operator and has no
+# lowering for tritonhost's. Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
+# torch._dynamo.variables.functions.dynamo_triton_hopifier_singleton.call_getitem(variable,
+# args), TritonKernelVariable.grid, InstructionTranslator.current_tx, VariableTracker.build,
+# OutputGraph.compiler_fn.
+
+
+def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
+    """Have Dynamo trace ``getitem(kernel, grid)`` for ``kernel[grid]`` of a kernel it models,
+    or, given None, its own way again. False where this PyTorch lacks the parts used."""
+    try:
+        from torch._dynamo.variables import functions as dynamo_functions
+
+        hopifier = dynamo_functions.dynamo_triton_hopifier_singleton
+        original = type(hopifier).call_getitem
+    except (ImportError, AttributeError):  # pragma: no cover - a PyTorch unlike 2.11 to 2.13
+        return False
+    if getitem is None:
+        hopifier.__dict__.pop("call_getitem", None)
+        return True
+
+    def call_getitem(variable: Any, args: Any) -> Any:
+        if getattr(variable, "grid", None) is not None or len(args) != 1:
+            return original(hopifier, variable, args)  # PyTorch's own error for these
+        from torch._dynamo.symbolic_convert import InstructionTranslator
+        from torch._dynamo.variables.base import VariableTracker
+
+        tx = InstructionTranslator.current_tx()
+        if _inductor_compiles(getattr(tx.output, "compiler_fn", None)):
+            # Inductor lowers PyTorch's operator, not tritonhost's: it keeps its own path.
+            return original(hopifier, variable, args)
+        return VariableTracker.build(tx, getitem).call_function(tx, [variable, args[0]], {})
+
+    hopifier.call_getitem = call_getitem  # type: ignore[method-assign]
+    return True
+
+
+def _inductor_compiles(backend: Any) -> bool:
+    """Whether Dynamo's backend is Inductor (``torch.compile``'s default, under any mode)."""
+    # Dynamo wraps the backend (WrapBackendDebug, with __wrapped__) around torch.compile's
+    # _TorchCompileInductorWrapper, whose compiler_name is "inductor" (PyTorch 2.11 and 2.13).
+    for _ in range(8):  # a chain of wrappers, never a cycle in practice
+        if backend is None:
+            return False
+        if getattr(backend, "compiler_name", None) == "inductor" or type(backend).__name__ == "_TorchCompileInductorWrapper":
+            return True
+        backend = getattr(backend, "__wrapped__", None)
+    return False

@@ -122,8 +122,13 @@ class ConfigChooser:
         params: dict[str, Any],
         options: dict[str, Any],
         run: Callable[[triton.Config], None],
+        compile_ahead: Callable[[list[triton.Config]], None] | None = None,
     ) -> triton.Config:
-        """The config to launch with; ``run(config)`` launches once with a config, for timing."""
+        """The config to launch with; ``run(config)`` launches once with a config, for timing.
+
+        ``compile_ahead(configs)``, where given, compiles those configs' binaries at once
+        without launching; it is called before they are timed.
+        """
         given = self._config_names.intersection(params)
         if given:
             raise KernelArgumentError(
@@ -141,7 +146,7 @@ class ConfigChooser:
                 if config is None:
                     started = time.perf_counter()
                     try:
-                        config = self._tune(params, options, run)
+                        config = self._tune(params, options, run, compile_ahead)
                     finally:  # a failed choice took time too
                         stats.seconds += time.perf_counter() - started
                     stats.decisions += 1
@@ -153,7 +158,13 @@ class ConfigChooser:
         key.extend(str(value.dtype) for value in params.values() if hasattr(value, "dtype"))
         return tuple(key)
 
-    def _tune(self, params: dict[str, Any], options: dict[str, Any], run: Callable[[triton.Config], None]) -> Any:
+    def _tune(
+        self,
+        params: dict[str, Any],
+        options: dict[str, Any],
+        run: Callable[[triton.Config], None],
+        compile_ahead: Callable[[list[triton.Config]], None] | None,
+    ) -> Any:
         refused: dict[triton.Config, str] = {}
         candidates = self._prune(params, options)
         name, backend = self.kernel_name, self.backend.name
@@ -184,7 +195,7 @@ class ConfigChooser:
             feedback.agreed(name, backend, candidates[index])
             return candidates[index]
         try:
-            config = self._by_timing(params, options, run, candidates, refused)
+            config = self._by_timing(params, options, run, candidates, refused, compile_ahead)
         except Exception:
             if group is not None:
                 group.send_choice(agreement.NO_CHOICE)  # the other ranks raise too, rather than wait
@@ -200,12 +211,17 @@ class ConfigChooser:
         run: Callable[[triton.Config], None],
         candidates: list[triton.Config],
         refused: dict[triton.Config, str],
+        compile_ahead: Callable[[list[triton.Config]], None] | None,
     ) -> triton.Config:
         """The persistent cache's choice, or the fastest of ``candidates``, remembered."""
         persistent = self._persistent_key(params)
         config = self._remembered(persistent, candidates)
         if config is None:
             started = time.perf_counter()
+            if compile_ahead is not None:
+                # Timing compiles each config at its first run, one after another; compiled
+                # at once first, the timing runs find them built (compat/compile_ahead.py).
+                compile_ahead(candidates)
             config = self._time(params, options, run, candidates, refused)
             self._remember(persistent, config)
             feedback.triton_summary(self.kernel_name, self._key(params), time.perf_counter() - started, config)
