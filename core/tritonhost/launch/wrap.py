@@ -105,11 +105,12 @@ class KernelRunner:
             self._through_layers(index + 1, grid, *chooser.apply(config, params, options))
 
         def ahead(configs: list[Any]) -> None:
-            calls = [self._resolved(index + 1, *chooser.apply(config, params, options)) for config in configs]
-            self.launcher.compile_ahead([call for call in calls if call is not None])  # type: ignore[attr-defined]
+            compile_ahead = getattr(self.launcher, "compile_ahead", None)  # optional (contract.Launcher)
+            if compile_ahead is not None:
+                calls = [self._resolved(index + 1, *chooser.apply(config, params, options)) for config in configs]
+                compile_ahead([call for call in calls if call is not None])
 
-        compiles = hasattr(self.launcher, "compile_ahead")
-        config = chooser.choose(params, options, run, ahead if compiles else None)
+        config = chooser.choose(params, options, run, ahead)
         tuned_params, tuned_options = chooser.apply(config, params, options)
         if config.pre_hook is not None:
             config.pre_hook({**tuned_params, **tuned_options})
@@ -123,19 +124,15 @@ class KernelRunner:
         """What the launcher would be given for these arguments, the layers from ``index`` on
         applied; None where that is not known yet (an autotune layer inside chooses later) or
         the arguments are wrong (the launch itself says how)."""
-        for layer in self.decorated.layers[index:]:
-            if not isinstance(layer, HeuristicsLayer):
-                return None
-            params = dict(params)
-            for name, heuristic in layer.values.items():
-                try:
-                    params[name] = heuristic({**params, **options})
-                except Exception:  # noqa: BLE001 - raised again, explained, when this config launches
-                    return None
         params = dict(params)
         try:
+            for layer in self.decorated.layers[index:]:
+                if not isinstance(layer, HeuristicsLayer):
+                    return None
+                for name, heuristic in layer.values.items():
+                    params[name] = _heuristic_value(self.decorated.name, name, heuristic, {**params, **options})
             self._complete(params)
-        except KernelArgumentError:
+        except KernelArgumentError:  # raised again when this config launches
             return None
         return params, options
 

@@ -258,7 +258,7 @@ def _kernel_argument(ctx: Any) -> Any:
 # @triton.jit or @triton.autotune kernel (also `wrap_triton(kernel)[grid]`, which Dynamo
 # reads as the kernel itself) goes to its DynamoTritonHOPifier's call_getitem, and the
 # launch becomes PyTorch's triton_kernel_wrapper_mutation. So that install() routes these
-# launches too, for every backend (aot_eager, Inductor), the singleton's call_getitem is
+# launches too, for aot_eager and other backends, the singleton's call_getitem is
 # replaced, on the instance, by one that traces install's own `kernel[grid]` with the
 # kernel's variable as its argument: wrap() then finds the kernel as it does for a wrap()
 # written inside a compiled region (above). Removing the instance attribute restores
