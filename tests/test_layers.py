@@ -57,6 +57,10 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
         "its module brings sympy and PyTorch's symbolic shapes (about 0.7 s of `import tritonhost` on a 2-core "
         "CPU); only install() patches it"
     ),
+    ("tritonhost.launch.install", "tritonhost.tracing.dynamo"): (
+        "it imports Dynamo (about 0.9 s on a 2-core CPU): install() routes Dynamo's modelled launches only "
+        "where Dynamo is imported already or Triton has a GPU driver"
+    ),
     ("tritonhost", "tritonhost.codegen.backend"): (
         "the compiler brings sympy and PyTorch's symbolic shapes (about 1 s of `import tritonhost` on a "
         "2-core CPU), which eager launches never use; its names are imported when first asked for"

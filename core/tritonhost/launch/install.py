@@ -32,6 +32,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from triton.runtime.driver import driver
 from triton.runtime.jit import KernelInterface
 
 from tritonhost.launch.wrap import Launch, wrap
@@ -134,8 +135,6 @@ def _dynamo_may_model_kernels() -> bool:
     kernels when it traces): where neither holds, installing need not import Dynamo."""
     if "torch._dynamo" in sys.modules:
         return True
-    from triton.runtime import driver
-
     try:
         driver.active.get_current_target()
     except Exception:  # noqa: BLE001 - Triton's "0 active drivers" on a machine without a GPU

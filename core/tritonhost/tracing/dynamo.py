@@ -26,6 +26,9 @@ import torch
 import torch._dynamo
 from torch._dynamo.comptime import comptime
 from torch._dynamo.exc import TorchDynamoException, Unsupported
+from torch._dynamo.symbolic_convert import InstructionTranslator
+from torch._dynamo.variables import functions as dynamo_functions
+from torch._dynamo.variables.base import VariableTracker
 
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
@@ -273,11 +276,9 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
     """Have Dynamo trace ``getitem(kernel, grid)`` for ``kernel[grid]`` of a kernel it models,
     or, given None, its own way again. False where this PyTorch lacks the parts used."""
     try:
-        from torch._dynamo.variables import functions as dynamo_functions
-
         hopifier = dynamo_functions.dynamo_triton_hopifier_singleton
         original = type(hopifier).call_getitem
-    except (ImportError, AttributeError):  # pragma: no cover - a PyTorch unlike 2.11 to 2.13
+    except AttributeError:  # pragma: no cover - a PyTorch unlike 2.11 to 2.13
         return False
     if getitem is None:
         hopifier.__dict__.pop("call_getitem", None)
@@ -286,9 +287,6 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
     def call_getitem(variable: Any, args: Any) -> Any:
         if getattr(variable, "grid", None) is not None or len(args) != 1:
             return original(hopifier, variable, args)  # PyTorch's own error for these
-        from torch._dynamo.symbolic_convert import InstructionTranslator
-        from torch._dynamo.variables.base import VariableTracker
-
         tx = InstructionTranslator.current_tx()
         if _inductor_compiles(getattr(tx.output, "compiler_fn", None)):
             # Inductor lowers PyTorch's operator, not tritonhost's: it keeps its own path.
