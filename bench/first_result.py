@@ -97,9 +97,22 @@ def _chain(kernels: int, way: str) -> Any:
         return chain_of(add_kernel, kernels)
     if way == "inductor":
         return torch.compile(chain_of(add_kernel, kernels), backend="inductor", fullgraph=True)
+    import triton
+    from launch import BLOCK
     from torch.library import wrap_triton
 
-    return torch.compile(chain_of(wrap_triton(add_kernel), kernels), backend="aot_eager", fullgraph=True)
+    def wrap_triton_chain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # wrap_triton called inside the compiled function, as PyTorch's docs write it: Dynamo
+        # models it there; a wrapper made outside is an object whose call takes a lock, which
+        # Dynamo cannot trace (a graph break, an error under fullgraph=True).
+        n = x.numel()
+        for _ in range(kernels):
+            out = torch.empty_like(x)
+            wrap_triton(add_kernel)[(triton.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
+            x = out
+        return x
+
+    return torch.compile(wrap_triton_chain, backend="aot_eager", fullgraph=True)
 
 
 def _child(way: str, kernels: int) -> None:
