@@ -20,6 +20,7 @@ import tritonhost
 from comparisons import assert_close_to_scale, values_and_gradients
 from kernels import add_kernel
 from tritonhost.compat.aot_autograd import torch_replays_without_grad
+from tritonhost.tracing import dynamo as tritonhost_dynamo
 from tritonhost.tracing.hops import tritonhost_kernel_functional
 
 MODES = ["eager", "aot_eager", "tritonhost"]
@@ -130,10 +131,13 @@ def _program(x, y):
     return total
 
 
-def _dynamo_graph(fn, *args, codes=None):
-    """The code of the graph Dynamo records for ``fn``, which then runs as recorded; the code
-    also goes into ``codes`` as soon as it is recorded."""
-    codes = [] if codes is None else codes
+def _dynamo_graph(fn, *args):
+    """The code of the graph Dynamo records for ``fn``, and its result: the graph runs as recorded.
+
+    The recording backend is a function of the test's, which install() does not route (it
+    might hand the graph to Inductor): it shows PyTorch's operators.
+    """
+    codes = []
 
     def record(graph, inputs):
         codes.append(graph.code)
@@ -143,19 +147,64 @@ def _dynamo_graph(fn, *args, codes=None):
     return codes[-1], result
 
 
+def _routed_launches(fn, *args, backend="aot_eager"):
+    """How many launches Dynamo traced through tritonhost's own path compiling ``fn``, and its result."""
+    before = len(tritonhost_dynamo._call_sites)
+    result = torch.compile(fn, backend=backend, fullgraph=True)(*args)
+    return len(tritonhost_dynamo._call_sites) - before, result
+
+
 def test_launches_dynamo_models_are_routed_while_installed(interpreter, modelled):
     x, y = torch.randn(40), torch.randn(40)
     with tritonhost.install():
+        routed, total = _routed_launches(_program, x, y)
+        torch.testing.assert_close(total, x + 2 * y)
+        assert routed == 2  # kernel[grid] and wrap_triton(kernel)[grid]
+        torch._dynamo.reset()
+        # A backend not known to run tritonhost's operators gets PyTorch's (Inductor lowers
+        # only those); running it eagerly, PyTorch's operator calls kernel[grid], which is routed.
         code, total = _dynamo_graph(_program, x, y)
-    torch.testing.assert_close(total, x + 2 * y)
-    assert "triton_kernel_wrapper" not in code and code.count("_launch_in_compiled_region") >= 2, code
+        assert "triton_kernel_wrapper_mutation" in code
+        torch.testing.assert_close(total, x + 2 * y)
     torch._dynamo.reset()
-    codes: list[str] = []
     with pytest.raises(Exception, match="active drivers|cpu tensor"):
-        # Uninstalled, Dynamo records PyTorch's operator again, which launches through Triton:
-        # a CPU has no driver for it, and a GPU's driver refuses these CPU tensors.
-        _dynamo_graph(_program, x, y, codes=codes)
-    assert "triton_kernel_wrapper_mutation" in codes[-1]
+        # Uninstalled, aot_eager gets PyTorch's operator again.
+        _routed_launches(_program, x, y)
+
+
+def test_only_backends_that_run_tritonhost_operators_are_routed():
+    from torch._inductor.compile_fx import compile_fx
+
+    assert tritonhost_dynamo._runs_tritonhost_operators(torch._TorchCompileWrapper("aot_eager", "default", {}, False))
+    for backend in (torch._TorchCompileInductorWrapper("default", None, False), compile_fx, lambda gm, inputs: gm, None):
+        assert not tritonhost_dynamo._runs_tritonhost_operators(backend)
+
+
+def test_installing_leaves_cuda_uninitialized():
+    # A forked child cannot use CUDA once its parent initialized it; install() must not.
+    code = "import torch, tritonhost; tritonhost.install(); print(torch.cuda.is_initialized())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("models", [False, True], ids=["traced", "modelled"])
+@pytest.mark.parametrize("backend", ["aot_eager", "tritonhost"])
+def test_a_launch_inside_activation_checkpointing(installed, monkeypatch, models, backend):
+    if models:
+        monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: True)
+    torch._dynamo.reset()
+
+    def checkpointed(x, w):
+        return torch.utils.checkpoint.checkpoint(libf.rms_norm, x, w, use_reentrant=False)
+
+    x, w = torch.randn(6, 40) * 1e-3, torch.randn(40)
+    got, got_grads = values_and_gradients(torch.compile(checkpointed, backend=backend, fullgraph=True), x, w)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
+    assert_close_to_scale(got, want, 1e-5)
+    for g, w_ in zip(got_grads, want_grads):
+        assert_close_to_scale(g, w_, 1e-4)
+    torch._dynamo.reset()
 
 
 @pytest.mark.parametrize(
@@ -191,13 +240,14 @@ def test_on_the_gpu_installed_launches_train_under_each_backend(backend):
     with tritonhost.use_backend("cuda"), tritonhost.install():
         fn = torch.compile(libf.rms_norm, backend=backend, fullgraph=True)
         got, got_grads = values_and_gradients(fn, x, w)
-        code, total = _dynamo_graph(_program, x[0], w)
+        torch._dynamo.reset()
+        routed, total = _routed_launches(_program, x[0], w, backend=backend)
     want, want_grads = values_and_gradients(libf.rms_norm_reference, x, w)
     assert_close_to_scale(got, want, 1e-5)
     for g, w_ in zip(got_grads, want_grads):
         assert_close_to_scale(g, w_, 1e-4)
     torch.testing.assert_close(total, x[0] + 2 * w)
-    assert "triton_kernel_wrapper" not in code, code  # a plain backend function sees tritonhost's
+    assert routed == (0 if backend == "inductor" else 2)  # Inductor keeps PyTorch's path
 
 
 def test_wrap_triton_and_triton_op_under_aot_eager_where_dynamo_models_kernels(installed, modelled):

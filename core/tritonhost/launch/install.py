@@ -18,11 +18,11 @@ Where Dynamo models Triton kernels itself (a machine with a GPU), a
 ``kernel[grid]`` launch inside ``torch.compile`` never reaches
 ``__getitem__``: Dynamo would record PyTorch's own ``triton_kernel_wrapper_mutation``
 for it. Installing therefore also has Dynamo trace the same ``kernel[grid]`` as
-installed Python does (``tracing.dynamo.route_modelled_launches``), so that every
-backend's graph holds tritonhost's operators. That needs Dynamo imported, which
-takes a second or so: it is done where Dynamo is imported already or Triton has a
-GPU driver (elsewhere Dynamo does not model kernels). Graphs compiled before
-installing keep what they recorded.
+installed Python does (``tracing.dynamo.route_modelled_launches``), so that the
+graphs of backends that run tritonhost's operators (aot_eager...; not Inductor) hold
+them. That needs Dynamo imported, which takes a second or so: it is done where
+Dynamo is imported already or a GPU is present (elsewhere Dynamo does not model
+kernels). Graphs compiled before installing keep what they recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from triton.runtime.driver import driver
+import torch
 from triton.runtime.jit import KernelInterface
 
 from tritonhost.launch.wrap import Launch, wrap
@@ -117,29 +117,31 @@ def install() -> Installation:
     global _installs
     with _lock:
         if _installs == 0:
-            _originals["getitem"] = KernelInterface.__getitem__
+            # What may fail (importing Dynamo) comes first: a failed install patches nothing.
             wrapper_class = _pytorch_wrapper()
-            _originals["call"] = wrapper_class.__call__
-            KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
-            wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
+            routed = False
             if _dynamo_may_model_kernels():
                 from tritonhost.tracing.dynamo import route_modelled_launches
 
-                _originals["dynamo"] = route_modelled_launches(_kernel_getitem)
+                routed = route_modelled_launches(_kernel_getitem)
+            _originals["dynamo"] = routed
+            _originals["getitem"] = KernelInterface.__getitem__
+            _originals["call"] = wrapper_class.__call__
+            KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
+            wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
         _installs += 1
     return Installation()
 
 
 def _dynamo_may_model_kernels() -> bool:
-    """Whether Dynamo is imported already, or Triton has a GPU driver here (then Dynamo models
-    kernels when it traces): where neither holds, installing need not import Dynamo."""
+    """Whether Dynamo is imported already, or a GPU is here (then Dynamo models kernels when
+    it traces): where neither holds, installing need not import Dynamo."""
     if "torch._dynamo" in sys.modules:
         return True
-    try:
-        driver.active.get_current_target()
-    except Exception:  # noqa: BLE001 - Triton's "0 active drivers" on a machine without a GPU
-        return False
-    return True
+    # Not Triton's driver: asking it for its target initializes CUDA, after which a forked
+    # child cannot use CUDA. torch.cuda.is_available() (CUDA and ROCm) leaves CUDA as it is.
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or bool(xpu is not None and xpu.is_available())
 
 
 def installed() -> bool:

@@ -261,12 +261,13 @@ def _kernel_argument(ctx: Any) -> Any:
 # @triton.jit or @triton.autotune kernel (also `wrap_triton(kernel)[grid]`, which Dynamo
 # reads as the kernel itself) goes to its DynamoTritonHOPifier's call_getitem, and the
 # launch becomes PyTorch's triton_kernel_wrapper_mutation. So that install() routes these
-# launches too, for aot_eager and other backends, the singleton's call_getitem is
+# launches too, for aot_eager and the other backends named below, the singleton's call_getitem is
 # replaced, on the instance, by one that traces install's own `kernel[grid]` with the
 # kernel's variable as its argument: wrap() then finds the kernel as it does for a wrap()
 # written inside a compiled region (above). Removing the instance attribute restores
-# PyTorch's method. Inductor keeps PyTorch's path: it lowers PyTorch's operator and has no
-# lowering for tritonhost's. Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
+# PyTorch's method. Only the backends of ROUTED_BACKENDS are routed: Inductor lowers
+# PyTorch's operator and has no lowering for tritonhost's, and any other backend may hand
+# the graph to Inductor. Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
 # torch._dynamo.variables.functions.dynamo_triton_hopifier_singleton.call_getitem(variable,
 # args), TritonKernelVariable.grid, InstructionTranslator.current_tx, VariableTracker.build,
 # OutputGraph.compiler_fn.
@@ -288,7 +289,7 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
         if getattr(variable, "grid", None) is not None or len(args) != 1:
             return original(hopifier, variable, args)  # PyTorch's own error for these
         tx = InstructionTranslator.current_tx()
-        if _inductor_compiles(getattr(tx.output, "compiler_fn", None)):
+        if not _runs_tritonhost_operators(getattr(tx.output, "compiler_fn", None)):
             # Inductor lowers PyTorch's operator, not tritonhost's: it keeps its own path.
             return original(hopifier, variable, args)
         return VariableTracker.build(tx, getitem).call_function(tx, [variable, args[0]], {})
@@ -297,14 +298,27 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
     return True
 
 
-def _inductor_compiles(backend: Any) -> bool:
-    """Whether Dynamo's backend is Inductor (``torch.compile``'s default, under any mode)."""
-    # Dynamo wraps the backend (WrapBackendDebug, with __wrapped__) around torch.compile's
-    # _TorchCompileInductorWrapper, whose compiler_name is "inductor" (PyTorch 2.11 and 2.13).
-    for _ in range(8):  # a chain of wrappers, never a cycle in practice
+#: Dynamo backends that run tritonhost's operators (they never hand the graph to Inductor).
+ROUTED_BACKENDS = frozenset({"eager", "aot_eager", "aot_eager_decomp_partition", "tritonhost"})
+
+
+def _runs_tritonhost_operators(backend: Any) -> bool:
+    """Whether Dynamo's backend is one of :data:`ROUTED_BACKENDS`.
+
+    Any other one may be Inductor, or hand the graph to it (``compile_fx``, a custom backend),
+    and Inductor has no lowering for tritonhost's operators: those keep PyTorch's path.
+    """
+    # Dynamo wraps the backend: WrapBackendDebug (its __wrapped__) around torch.compile's
+    # _TorchCompileWrapper, which names it (compiler_name); DDP puts its DDPOptimizer's
+    # bound compile_fn in front (__self__.backend_compile_fn). PyTorch 2.11 and 2.13.
+    for _ in range(8):  # a short chain of wrappers, never a cycle in practice
         if backend is None:
             return False
-        if getattr(backend, "compiler_name", None) == "inductor" or type(backend).__name__ == "_TorchCompileInductorWrapper":
-            return True
-        backend = getattr(backend, "__wrapped__", None)
+        name = getattr(backend, "compiler_name", None)
+        if isinstance(name, str):
+            return name in ROUTED_BACKENDS
+        inner = getattr(backend, "__wrapped__", None)
+        if inner is None:
+            inner = getattr(getattr(backend, "__self__", None), "backend_compile_fn", None)
+        backend = inner
     return False

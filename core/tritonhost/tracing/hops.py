@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 from torch._C import DispatchKey
+from torch._higher_order_ops.utils import redirect_to_mode
 from torch._ops import HigherOrderOperator
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.proxy_tensor import (
@@ -29,6 +30,7 @@ from torch.fx.experimental.proxy_tensor import (
     track_tensor_tree,
 )
 from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils.checkpoint import _CachedTorchDispatchMode, _CachingTorchDispatchMode
 from triton.tools.tensor_descriptor import TensorDescriptor
 
 from tritonhost.analysis import analyze_call
@@ -92,6 +94,13 @@ class TritonhostKernelFunctional(HigherOrderOperator):
 
 tritonhost_kernel_mutation = TritonhostKernelMutation()
 tritonhost_kernel_functional = TritonhostKernelFunctional()
+
+# Non-reentrant activation checkpointing (torch.utils.checkpoint) traces the checkpointed
+# function under its own dispatch modes, which refuse an operator they have no rule for
+# ("no rule registered for HigherOrderOperator ... _CachingTorchDispatchMode"). PyTorch
+# gives its triton_kernel_wrapper_mutation the same rule: the modes pass the launch on.
+for _mode in (_CachingTorchDispatchMode, _CachedTorchDispatchMode):
+    redirect_to_mode(tritonhost_kernel_mutation, _mode)
 
 
 def launch_eagerly(kernel_idx: int, constant_args_idx: int, grid: NodeGrids, kwargs: Mapping[str, Any]) -> None:
