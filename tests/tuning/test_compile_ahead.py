@@ -154,14 +154,18 @@ def test_on_the_gpu_configs_compile_on_several_threads_before_timing(monkeypatch
         grid = lambda m: (triton.cdiv(256, m["BM"]), triton.cdiv(320, m["BN"]))
         tritonhost.wrap(kernel)[grid](a, b, c, 256, 320, 192)
     torch.testing.assert_close(c, (a.float() @ b.float()).half(), rtol=2e-2, atol=2e-2)
-    assert len(threads) == 4 and compiled_when_timed == [4, 4, 4, 4]  # all four before the first timing
+    assert len(threads) == 4
     if compile_ahead.threads_for(4) >= 2:
+        assert compiled_when_timed == [4, 4, 4, 4]  # all four before the first timing
         assert all(name.startswith("tritonhost-compile") for name in threads), threads
+    else:  # one core: each compiles at its first timing run, as Triton does
+        assert compiled_when_timed == [1, 2, 3, 4]
 
 
 @pytest.mark.gpu
 def test_on_the_gpu_a_config_out_of_shared_memory_is_still_ruled_out(monkeypatch, tmp_path):
     # 256x256x256 fp32 tiles, four stages: megabytes of shared memory, more than any GPU has.
+    # Triton likely refuses it when the binary loads, at its timing launch, not in the compile.
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
     monkeypatch.setenv("TRITONHOST_CACHE_DIR", str(tmp_path / "tritonhost"))
     kernel = _matmul([triton.Config({"BM": 256, "BN": 256, "BK": 256}, num_warps=8, num_stages=4),
