@@ -290,7 +290,7 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
             return original(hopifier, variable, args)  # PyTorch's own error for these
         tx = InstructionTranslator.current_tx()
         if not _runs_tritonhost_operators(getattr(tx.output, "compiler_fn", None)):
-            # Inductor lowers PyTorch's operator, not tritonhost's: it keeps its own path.
+            # Inductor, or a backend that may hand the graph to it: PyTorch's operator.
             return original(hopifier, variable, args)
         return VariableTracker.build(tx, getitem).call_function(tx, [variable, args[0]], {})
 
