@@ -77,6 +77,10 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tritonhost.codegen.cuda_graphs", "torch.fx.experimental.symbolic_shapes"): (
         "PyTorch's symbolic shapes load with Dynamo; only a compile asking for CUDA graphs checks them here"
     ),
+    ("tritonhost.tracing.hops", "tritonhost.tracing.inductor"): (
+        "it imports Inductor's lowering (about 0.9 s on a 2-core CPU): registered only once Inductor's compile "
+        "has loaded it"
+    ),
     ("tritonhost.compat.aot_autograd", "torch._functorch._aot_autograd"): (
         "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\", compiling, reads their source"
     ),

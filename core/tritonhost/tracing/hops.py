@@ -15,6 +15,7 @@ operators, which stay registered beside them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -209,7 +210,26 @@ def _mutation_meta(*, kernel_idx: int, constant_args_idx: int, grid: NodeGrids, 
     return None
 
 
+def lower_in_inductor_if_loaded() -> None:
+    """Give Inductor its lowering of ``tritonhost_kernel_functional`` once Inductor is loaded.
+
+    Called where a node of these operators is traced: Inductor's compile has imported
+    its lowering module by then, and a program that never runs Inductor does not pay
+    for importing it (about 0.9 s).
+    """
+    global _lowered_in_inductor
+    if not _lowered_in_inductor and "torch._inductor.lowering" in sys.modules:
+        from tritonhost.tracing.inductor import register
+
+        register(tritonhost_kernel_functional)
+        _lowered_in_inductor = True
+
+
+_lowered_in_inductor = False
+
+
 def _trace(mode: ProxyTorchDispatchMode, operator: HigherOrderOperator, node_kwargs: dict[str, Any]) -> Any:
+    lower_in_inductor_if_loaded()
     with disable_proxy_modes_tracing():
         out = operator(**node_kwargs)
     proxy_kwargs = pytree.tree_map(mode.tracer.unwrap_proxy, node_kwargs)  # type: ignore[union-attr]
