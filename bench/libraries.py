@@ -17,6 +17,9 @@ mode                    install()  how it runs
 eager                   yes        the op called eagerly
 aot_eager               yes        torch.compile(backend="aot_eager")
 tritonhost              yes        torch.compile(backend="tritonhost")
+inductor                yes        torch.compile(backend="inductor"): on a CPU, tritonhost's
+                                   operator as Inductor's extern call; on a GPU, Dynamo keeps
+                                   PyTorch's operator (Inductor's own Triton path)
 tritonhost-uninstalled  no         torch.compile(backend="tritonhost"): GPU only
 tritonhost-modelled     yes        CPU only: as tritonhost, with Dynamo made to model Triton
                                    kernels as on a GPU machine (the GPU's compile path)
@@ -108,6 +111,7 @@ MODES = [
     Mode("eager", True, None),
     Mode("aot_eager", True, "aot_eager"),
     Mode("tritonhost", True, "tritonhost"),
+    Mode("inductor", True, "inductor"),
     Mode("tritonhost-uninstalled", False, "tritonhost", cpu=False),
     Mode("tritonhost-modelled", True, "tritonhost", models=True, gpu=False),
     Mode("anchor:triton", False, None, anchor=True, cpu=False),

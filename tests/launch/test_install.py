@@ -40,8 +40,6 @@ def installed(interpreter):
         yield installation
 
 
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
 def test_rms_norm_function_matches_pytorch(installed, mode, dtype):
