@@ -10,7 +10,9 @@ scalar arguments), so NumPy broadcasting mixes the two. A per-program value of d
 shape ``S`` (the interpreter keeps scalars as shape ``(1,)``) is an array of shape
 ``(1, *S)`` or ``(B, *S)``; Triton's semantic layer above the builder still sees
 per-program types and shapes, and only the builder's shape-sensitive operations
-shift their axes by one.
+shift their axes by one. Address arithmetic keeps its values as a per-program plus a
+per-lane part where it can (:mod:`tritonhost_interpreter.separable`), so that making
+and using the addresses of a large batch costs passes over the parts, not the lanes.
 
 What cannot run this way raises a private exception, and the launch runs program by
 program instead (:mod:`tritonhost_interpreter.batching` decides and says why):
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import triton.language as tl
@@ -35,11 +37,14 @@ from triton._C.libtriton import ir
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
-from tritonhost_interpreter import semantics
+from tritonhost_interpreter import semantics, separable
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
 
 _np_dtype = triton_interpreter._get_np_dtype
+
+#: An access's addresses, or a function making them (separable pointers are made dense only if asked).
+Addresses = np.ndarray | Callable[[], np.ndarray]
 
 
 class Divergence(Exception):
@@ -111,8 +116,9 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.grid_idx = None
         self.batch = 0
         self._program_ids: list[np.ndarray] = []
-        #: Called before each memory access: (access, pointers, mask, item size, active span); may raise.
-        self.before_access: Callable[[str, np.ndarray, np.ndarray, int, tuple[int, int] | None], None] | None = None
+        #: Called before each memory access: (access, pointers or a function making them, mask (None: every
+        #: lane), item size, active span); may raise.
+        self.before_access: Callable[[str, Addresses, np.ndarray | None, int, tuple[int, int] | None], None] | None = None
         #: The launch's argument memory, where loads and stores inside it run as NumPy gathers and scatters.
         self.memory: ArgumentMemory | None = None
         #: The largest per-program block seen, in elements (to size the next chunk).
@@ -174,9 +180,15 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     def create_broadcast(self, arg: TensorHandle, shape: list[int]) -> TensorHandle:
         self._seen(shape)
+        made = separable.broadcast(arg, shape)
+        if made is not None:
+            return made
         return _handle(np.broadcast_to(arg.data, (_lead(arg.data), *shape)), arg.dtype.scalar)
 
     def create_expand_dims(self, arg: TensorHandle, axis: int) -> TensorHandle:
+        made = separable.expand_dims(arg, axis + 1 if axis >= 0 else axis)
+        if made is not None:
+            return made
         return _handle(np.expand_dims(arg.data, axis + 1 if axis >= 0 else axis), arg.dtype.scalar)
 
     def create_reshape(self, arg: TensorHandle, shape: list[int], allow_reorder: bool) -> TensorHandle:
@@ -184,6 +196,9 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         return _handle(data.reshape(_lead(data), *(list(shape) or [1])), arg.dtype.scalar)
 
     def create_trans(self, arg: TensorHandle, perm: list[int]) -> TensorHandle:
+        made = separable.trans(arg, (0, *(p + 1 for p in perm)))
+        if made is not None:
+            return made
         return _handle(np.transpose(arg.data, (0, *(p + 1 for p in perm))), arg.dtype.scalar)
 
     def create_cat(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
@@ -210,6 +225,29 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         counts = np.bincount((rows * bins + values)[valid], minlength=values.shape[0] * bins)
         return _handle(counts.reshape(values.shape[0], bins).astype(np.int32), tl.int32)
 
+    # --- integer and address arithmetic, on separable parts where it can -------------------------
+
+    def create_add(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        made = separable.add(lhs, rhs)
+        return made if made is not None else super().create_add(lhs, rhs)
+
+    def create_sub(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        made = separable.add(lhs, rhs, subtract=True)
+        return made if made is not None else super().create_sub(lhs, rhs)
+
+    def create_mul(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        made = separable.multiply(lhs, rhs)
+        return made if made is not None else super().create_mul(lhs, rhs)
+
+    def create_addptr(self, ptr: TensorHandle, offset: TensorHandle) -> TensorHandle:
+        # int1's bitwidth is 1, but a pointer to it steps by bytes, as in Triton's interpreter
+        made = separable.addptr(ptr, offset, max(1, ptr.get_element_ty().primitive_bitwidth // 8))
+        return made if made is not None else super().create_addptr(ptr, offset)
+
+    def create_int_cast(self, src: TensorHandle, dst_type: Any, is_signed: bool) -> TensorHandle:
+        made = separable.cast(src, _np_dtype(dst_type.scalar), dst_type.scalar)
+        return made if made is not None else super().create_int_cast(src, dst_type, is_signed)
+
     def create_fma(self, x: TensorHandle, y: TensorHandle, z: TensorHandle) -> TensorHandle:
         # Triton's fma hands broadcast views to C++, which reads them as dense.
         a, b, c = _common(x.data, y.data, z.data)
@@ -217,17 +255,52 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     # --- memory --------------------------------------------------------------------------------
 
-    def _check(self, access: str, pointers: np.ndarray, mask: np.ndarray, item_type: Any) -> tuple[int, int] | None:
-        """Check the access (bounds, the write journal); return its active lanes' lowest and highest address."""
-        span = active_span(pointers, mask)
+    def _check(self, access: str, pointers: Addresses, mask: np.ndarray | None,
+               item_type: Any, span: tuple[int, int] | None | Literal["unknown"] = "unknown") -> tuple[int, int] | None:
+        """Check the access (bounds, the write journal); return its active lanes' lowest and highest address.
+
+        ``pointers`` may be a function making them, called only if the span does not settle the check.
+        """
+        if span == "unknown":
+            assert not callable(pointers)
+            span = active_span(pointers, mask)
         if self.before_access is not None:
             self.before_access(access, pointers, mask, max(1, int(item_type.primitive_bitwidth) // 8), span)
         return span
+
+    def _separable_access(self, ptrs: TensorHandle, mask: TensorHandle) -> tuple[
+            separable.Parts, tuple[int, int]] | None:
+        """The parts and address span of separable pointers whose every lane is active, or None."""
+        if self.memory is None or not isinstance(ptrs, separable.SeparableHandle) or not _all_true(mask.data):
+            return None
+        split = separable.parts(ptrs)
+        span = None if split is None else separable.address_span(split)
+        return None if split is None or span is None else (split, span)
+
+    def create_load(self, ptr: TensorHandle, *rest: Any) -> TensorHandle:
+        return self.create_masked_load(ptr, self._every_lane(ptr), None, *rest)
+
+    def create_store(self, ptr: TensorHandle, value: TensorHandle, *rest: Any) -> None:
+        self.create_masked_store(ptr, value, self._every_lane(ptr), *rest)
+
+    @staticmethod
+    def _every_lane(ptr: TensorHandle) -> TensorHandle:
+        # One row for every program: Triton's all-ones mask like the pointers would make them dense.
+        return _handle(np.broadcast_to(np.True_, (1, *separable.shape_of(ptr)[1:])), tl.int1)
 
     def create_masked_load(self, ptrs: TensorHandle, mask: TensorHandle, other: TensorHandle | None,
                            *rest: Any) -> TensorHandle:
         element = ptrs.get_element_ty()
         dtype = _np_dtype(element)
+        access = self._separable_access(ptrs, mask)
+        if access is not None:
+            split, reached = access
+            self._seen(ptrs.shape[1:])
+            self._check("load", lambda: ptrs.data, None, element, reached)
+            assert self.memory is not None
+            loaded = self.memory.load_separable(split, ptrs.shape, dtype, reached)
+            if loaded is not None:
+                return _handle(loaded, element)
         other_data = np.zeros((1,) * ptrs.data.ndim, dtype=dtype) if other is None else other.data
         pointers, active, fill = _common(ptrs.data, mask.data, other_data)
         self._seen(pointers.shape[1:])
@@ -240,6 +313,13 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         return _handle(triton_interpreter._interpreter.load(pointers, active, fill, dtype), element)
 
     def create_masked_store(self, ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any) -> None:
+        access = self._separable_access(ptrs, mask)
+        if access is not None:
+            split, reached = access
+            self._check("store", lambda: ptrs.data, None, ptrs.get_element_ty(), reached)
+            assert self.memory is not None
+            if self.memory.store_separable(split, ptrs.shape, value.data, reached):
+                return
         # Elements are written in C order, so where programs store to one address the
         # highest program id writes last, as when programs run in order.
         pointers, values, active = _common(ptrs.data, value.data, mask.data)
@@ -260,6 +340,39 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         return super().create_atomic_rmw(  # type: ignore[no-any-return]
             op, _handle(pointers, ptr.dtype), _handle(values, val.dtype), _handle(active, tl.int1), sem, scope
         )
+
+
+def _all_true(mask: np.ndarray) -> bool:
+    """Whether every lane of ``mask`` is set, read once per distinct element (broadcast axes once)."""
+    compact = mask[tuple(slice(0, 1) if s == 0 else slice(None) for s in mask.strides)]
+    return bool(compact.all())
+
+
+#: Integer comparisons, and the NumPy function Triton's interpreter computes each with.
+_INTEGER_COMPARISONS = {
+    "create_icmpSLE": np.less_equal, "create_icmpSLT": np.less, "create_icmpSGE": np.greater_equal,
+    "create_icmpSGT": np.greater, "create_icmpULE": np.less_equal, "create_icmpULT": np.less,
+    "create_icmpUGE": np.greater_equal, "create_icmpUGT": np.greater, "create_icmpEQ": np.equal,
+    "create_icmpNE": np.not_equal,
+}
+
+
+def _comparison(name: str, op: Callable[..., Any]) -> Callable[..., TensorHandle]:
+    """An integer comparison decided from a separable operand's bounds where they decide it."""
+    original = getattr(InterpreterBuilder, name)
+
+    def compare(self: BatchedBuilder, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
+        outcome = separable.decided(lhs, rhs, op)
+        if outcome is not None:
+            return _handle(outcome, lhs.dtype.scalar)
+        return original(self, lhs, rhs)  # type: ignore[no-any-return]
+
+    compare.__name__ = name
+    return compare
+
+
+for _name, _op in _INTEGER_COMPARISONS.items():
+    setattr(BatchedBuilder, _name, _comparison(_name, _op))
 
 
 def _constant(name: str) -> Callable[..., TensorHandle]:

@@ -40,6 +40,7 @@ from triton.runtime.interpreter import GridExecutor, InterpretedFunction
 from tritonhost.plugin_api import OutOfBoundsError, tensors_of
 from tritonhost_interpreter import bounds, semantics
 from tritonhost_interpreter.batched import (
+    Addresses,
     BatchedBuilder,
     BatchedReduceOps,
     BatchedScanOps,
@@ -180,7 +181,8 @@ def _find(error: BaseException) -> BaseException:
 
 
 def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds.BoundsChecker | None) -> Any:
-    def before(access: str, pointers: np.ndarray, mask: np.ndarray, item_size: int, span: tuple[int, int] | None) -> None:
+    def before(access: str, pointers: Addresses, mask: np.ndarray | None, item_size: int,
+               span: tuple[int, int] | None) -> None:
         if checker is not None:
             # The program named is the chunk's first; the per-program rerun names the exact one.
             checker.check(access, pointers, mask, item_size, builder.program_ids()[0], span)

@@ -19,7 +19,7 @@ search over the accessed addresses per memory operation.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import attrs
@@ -103,15 +103,17 @@ class BoundsChecker:
         self._lows = np.array([m[0] for m in merged], dtype=np.uint64)
         self._highs = np.array([m[1] for m in merged], dtype=np.uint64)
 
-    def check(self, access: str, pointers: np.ndarray, mask: np.ndarray | None, item_size: int, program: Any,
-              span: tuple[int, int] | None | Literal["unknown"] = "unknown") -> None:
+    def check(self, access: str, pointers: np.ndarray | Callable[[], np.ndarray], mask: np.ndarray | None,
+              item_size: int, program: Any, span: tuple[int, int] | None | Literal["unknown"] = "unknown") -> None:
         """Raise :class:`OutOfBoundsError` if an active lane of ``pointers`` leaves every argument.
 
-        ``span`` is :func:`active_span` of the access where the caller has it already.
+        ``pointers`` may be a function making them (called only if the span does not settle
+        it); ``mask`` None means every lane; ``span`` is :func:`active_span` of the access
+        where the caller has it already.
         """
-        addresses = np.asarray(pointers, dtype=np.uint64)
         if span == "unknown":
-            span = active_span(addresses, mask)
+            pointers = np.asarray(pointers() if callable(pointers) else pointers, dtype=np.uint64)
+            span = active_span(pointers, mask)
         if span is None:
             return
         if self._lows.size:
@@ -119,6 +121,7 @@ class BoundsChecker:
             first = int(np.searchsorted(self._lows, np.uint64(span[0]), side="right")) - 1
             if first >= 0 and span[1] + item_size <= int(self._highs[first]):
                 return
+        addresses = np.asarray(pointers() if callable(pointers) else pointers, dtype=np.uint64)
         if mask is not None:
             active = np.broadcast_to(np.asarray(mask, dtype=bool), addresses.shape)
             addresses = addresses[active]

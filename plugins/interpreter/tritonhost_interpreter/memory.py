@@ -12,6 +12,12 @@ A store writes through NumPy only where its active addresses are all distinct, s
 the order in which lanes write cannot matter; a store where two lanes meet (which
 the batched path orders by program id) stays with Triton's helper, which writes in
 C order. Masked-off lanes are never dereferenced by either path.
+
+Separable pointers (:mod:`tritonhost_interpreter.separable`), every lane active, skip
+the dense addresses: the parts give each lane's element index as a row plus a column,
+and where each is evenly spaced the access is a strided view of the argument (a copy
+out, or an assignment in where no two lanes meet); otherwise a gather or scatter at
+the index sum.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from tritonhost_interpreter import separable
 from tritonhost_interpreter.bounds import Extent, active_span
 
 # A scatter checks distinct addresses with a bitmap of the argument's elements when
@@ -88,6 +95,71 @@ class ArgumentMemory:
         view[indices] = values
         return True
 
+    def load_separable(self, split: separable.Parts, shape: tuple[int, ...], dtype: np.dtype,
+                       span: tuple[int, int]) -> np.ndarray | None:
+        """Every lane's value through separable pointers (all active), or None to load them densely.
+
+        ``span`` is :func:`separable.address_span` of ``split``; the result has ``shape``.
+        """
+        found = self._separable(split, shape, np.dtype(dtype), span)
+        if found is None:
+            return None
+        view, strided, index = found
+        if strided is not None:
+            return np.array(strided)  # a copy: later stores must not show through
+        assert index is not None
+        return view[index]
+
+    def store_separable(self, split: separable.Parts, shape: tuple[int, ...], values: np.ndarray,
+                        span: tuple[int, int]) -> bool:
+        """Write every lane through separable pointers, if they fall inside one argument at distinct addresses."""
+        found = self._separable(split, shape, values.dtype, span, writeable=True)
+        if found is None:
+            return False
+        view, strided, index = found
+        if strided is not None:
+            strided[...] = values
+            return True
+        assert index is not None
+        if not _distinct(index.reshape(-1), view.size):
+            return False
+        view[index] = values
+        return True
+
+    def _separable(self, split: separable.Parts, shape: tuple[int, ...], dtype: np.dtype, span: tuple[int, int],
+                   writeable: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+        """The argument as ``dtype``, and the lanes' elements in it: a strided view, or else an index array.
+
+        A view is made only where it reaches each lane's element once (for writing) and
+        never leaves the argument.
+        """
+        size = dtype.itemsize
+        if dtype.kind not in "iuf" or size & (size - 1):
+            return None
+        low, high = span
+        for number, (start, stop, data) in enumerate(self._spans):
+            if start <= low and high + size <= stop and start % size == 0:
+                break
+        else:
+            return None
+        indices = separable.element_indices(split, start, size)
+        if indices is None:
+            return None
+        view = self._view(number, data, dtype)
+        rows, columns = indices
+        row_steps, column_steps = separable.steps(rows), separable.steps(columns)
+        if row_steps is not None and column_steps is not None:
+            elements = [row_steps[0] if rows.shape[0] > 1 else 0,
+                        *(s if n > 1 else 0 for s, n in zip(column_steps[1:], columns.shape[1:]))]
+            first = int(rows.reshape(-1)[0]) + int(columns.reshape(-1)[0])
+            last = first + sum((n - 1) * s for n, s in zip(shape, elements))
+            if all(s >= 0 for s in elements) and 0 <= first and last < view.size and (
+                    not writeable or _injective(shape, elements)):
+                strided = np.lib.stride_tricks.as_strided(
+                    view[first:], shape, [s * view.itemsize for s in elements], writeable=writeable)
+                return view, strided, None
+        return view, None, np.broadcast_to(rows + columns, shape)
+
     def _indices(self, pointers: np.ndarray, active: np.ndarray, dtype: np.dtype,
                  span: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The argument's memory as ``dtype`` and each lane's element index in it (the lowest where masked off)."""
@@ -121,6 +193,16 @@ class ArgumentMemory:
             usable = data.size - data.size % dtype.itemsize
             view = self._views[(index, dtype)] = data[:usable].view(dtype)
         return view
+
+
+def _injective(shape: tuple[int, ...], elements: list[int]) -> bool:
+    """Whether the strides ``elements`` (in elements, all >= 0) reach a different element from each index."""
+    covered = 0
+    for step, n in sorted((s, n) for s, n in zip(elements, shape) if n > 1):
+        if step <= covered:
+            return False
+        covered += (n - 1) * step
+    return True
 
 
 def _distinct(indices: np.ndarray, elements: int) -> bool:

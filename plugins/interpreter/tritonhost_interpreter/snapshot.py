@@ -9,7 +9,7 @@ the attempt only reads cost nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import numpy as np
@@ -26,13 +26,16 @@ class WriteJournal:
         self._spans = list(spans)
         self._saved: dict[int, torch.Tensor] = {}
 
-    def before_write(self, addresses: np.ndarray, mask: np.ndarray, item_size: int,
+    def before_write(self, addresses: np.ndarray | Callable[[], np.ndarray], mask: np.ndarray | None, item_size: int,
                      reached: tuple[int, int] | None | Literal["unknown"] = "unknown") -> None:
-        """Save every argument that the active lanes of ``addresses`` may reach (their span, if known)."""
+        """Save every argument that the active lanes of ``addresses`` may reach (their span, if known).
+
+        ``addresses`` may be a function making them; ``mask`` None means every lane.
+        """
         if len(self._saved) == len(self._spans):
             return
         if reached == "unknown":
-            reached = active_span(np.asarray(addresses, dtype=np.uint64), mask)
+            reached = active_span(np.asarray(addresses() if callable(addresses) else addresses, dtype=np.uint64), mask)
         if reached is None:
             return
         low, high = reached[0], reached[1] + item_size
