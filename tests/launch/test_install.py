@@ -159,10 +159,12 @@ def test_launches_dynamo_models_are_routed_while_installed(interpreter, modelled
         torch.testing.assert_close(total, x + 2 * y)
         assert routed == 2  # kernel[grid] and wrap_triton(kernel)[grid]
         torch._dynamo.reset()
-        # A backend not known to run tritonhost's operators gets PyTorch's (Inductor lowers
-        # only those); running it eagerly, PyTorch's operator calls kernel[grid], which is routed.
+        # A backend not known to run tritonhost's operators keeps PyTorch's operator for GPU
+        # tensors (the gpu test below); with CPU tensors, which PyTorch's path would compile
+        # for the CPU (Triton cannot), the launch is routed once its arguments are known.
+        before = len(tritonhost_dynamo._call_sites)
         code, total = _dynamo_graph(_program, x, y)
-        assert "triton_kernel_wrapper_mutation" in code
+        assert "triton_kernel_wrapper" not in code and len(tritonhost_dynamo._call_sites) - before == 2
         torch.testing.assert_close(total, x + 2 * y)
     torch._dynamo.reset()
     with pytest.raises(Exception, match="active drivers|cpu tensor"):
@@ -222,12 +224,20 @@ def test_aot_eager_trains_through_tritonhost_where_dynamo_models_kernels(install
         assert_close_to_scale(g, w, 1e-4)
 
 
-@pytest.mark.skipif(GPU, reason="the gpu test below runs Inductor for real")
-def test_inductor_keeps_pytorchs_path_where_dynamo_models_kernels(installed, modelled):
-    # Inductor lowers PyTorch's operator and has none for tritonhost's: the launch is left to
-    # PyTorch, whose generated code launches through Triton's driver, which a CPU lacks.
-    with pytest.raises(Exception, match="active drivers"):
-        torch.compile(_program, backend="inductor", fullgraph=True)(torch.randn(40), torch.randn(40))
+def test_inductor_runs_launches_on_cpu_tensors_where_dynamo_models_kernels(installed, modelled):
+    # As on a GPU machine with the interpreter backend: PyTorch's path would have Inductor
+    # compile the kernel for the CPU, which Triton cannot ("0 compatible backends for target
+    # (cpu)"); the launch is routed and runs as Inductor's extern call.
+    x, y = torch.randn(40), torch.randn(40)
+    routed, total = _routed_launches(_program, x, y, backend="inductor")
+    assert routed == 2
+    torch.testing.assert_close(total, x + 2 * y)
+    args = torch.randn(6, 40) * 1e-3, torch.randn(40)
+    got, got_grads = values_and_gradients(torch.compile(libf.rms_norm, backend="inductor", fullgraph=True), *args)
+    want, want_grads = values_and_gradients(libf.rms_norm_reference, *args)
+    assert_close_to_scale(got, want, 1e-5)
+    for g, w in zip(got_grads, want_grads):
+        assert_close_to_scale(g, w, 1e-4)
 
 
 @pytest.mark.gpu

@@ -29,6 +29,7 @@ from torch._dynamo.exc import TorchDynamoException, Unsupported
 from torch._dynamo.symbolic_convert import InstructionTranslator
 from torch._dynamo.variables import functions as dynamo_functions
 from torch._dynamo.variables.base import VariableTracker
+from torch._dynamo.variables.tensor import TensorVariable
 
 from tritonhost.errors import UnsupportedFeatureError
 from tritonhost.host.selection import select
@@ -265,11 +266,17 @@ def _kernel_argument(ctx: Any) -> Any:
 # replaced, on the instance, by one that traces install's own `kernel[grid]` with the
 # kernel's variable as its argument: wrap() then finds the kernel as it does for a wrap()
 # written inside a compiled region (above). Removing the instance attribute restores
-# PyTorch's method. Only the backends of ROUTED_BACKENDS are routed: Inductor lowers
-# PyTorch's operator and has no lowering for tritonhost's, and any other backend may hand
-# the graph to Inductor. Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
+# PyTorch's method. Only the backends of ROUTED_BACKENDS are routed at the getitem: for
+# Inductor, and any other backend (which may hand the graph to Inductor), a launch on GPU
+# tensors keeps PyTorch's operator, which Inductor compiles into its own Triton code. A launch
+# with a tensor on the CPU is routed when it is called (call_triton_kernel, where the
+# arguments are known): Inductor's path would compile the kernel for the CPU, which Triton
+# cannot do ("0 compatible backends for target (cpu)"), while tritonhost's operator runs on
+# the selected backend (the interpreter) as Inductor's extern call (tracing/inductor.py).
+# Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
 # torch._dynamo.variables.functions.dynamo_triton_hopifier_singleton.call_getitem(variable,
-# args), TritonKernelVariable.grid, InstructionTranslator.current_tx, VariableTracker.build,
+# args) and .call_triton_kernel(variable, args, kwargs, tx), TritonKernelVariable.grid,
+# TensorVariable.device, InstructionTranslator.current_tx, VariableTracker.build,
 # OutputGraph.compiler_fn.
 
 
@@ -279,23 +286,51 @@ def route_modelled_launches(getitem: Callable[[Any, Any], Any] | None) -> bool:
     try:
         hopifier = dynamo_functions.dynamo_triton_hopifier_singleton
         original = type(hopifier).call_getitem
+        original_call = type(hopifier).call_triton_kernel
     except AttributeError:  # pragma: no cover - a PyTorch unlike 2.11 to 2.13
         return False
     if getitem is None:
         hopifier.__dict__.pop("call_getitem", None)
+        hopifier.__dict__.pop("call_triton_kernel", None)
         return True
+
+    def routed(tx: Any, variable: Any, grid: Any) -> Any:
+        return VariableTracker.build(tx, getitem).call_function(tx, [variable, grid], {})
 
     def call_getitem(variable: Any, args: Any) -> Any:
         if getattr(variable, "grid", None) is not None or len(args) != 1:
             return original(hopifier, variable, args)  # PyTorch's own error for these
         tx = InstructionTranslator.current_tx()
         if not _runs_tritonhost_operators(getattr(tx.output, "compiler_fn", None)):
-            # Inductor, or a backend that may hand the graph to it: PyTorch's operator.
-            return original(hopifier, variable, args)
-        return VariableTracker.build(tx, getitem).call_function(tx, [variable, args[0]], {})
+            # Inductor, or a backend that may hand the graph to it: PyTorch's operator,
+            # unless the call's tensors turn out to be on the CPU (call_triton_kernel).
+            launch = original(hopifier, variable, args)
+            setattr(launch, _UNROUTED, (variable, args[0]))
+            return launch
+        return routed(tx, variable, args[0])
+
+    def call_triton_kernel(variable: Any, args: Any, kwargs: Any, tx: Any) -> Any:
+        unrouted = getattr(variable, _UNROUTED, None)
+        if unrouted is not None and tx is not None and _has_cpu_tensor([*args, *kwargs.values()]):
+            return routed(tx, *unrouted).call_function(tx, list(args), dict(kwargs))
+        return original_call(hopifier, variable, args, kwargs, tx)
 
     hopifier.call_getitem = call_getitem  # type: ignore[method-assign]
+    hopifier.call_triton_kernel = call_triton_kernel  # type: ignore[method-assign]
     return True
+
+
+#: The attribute on a launch variable that kept PyTorch's path: its kernel's variable and grid.
+_UNROUTED = "_tritonhost_unrouted"
+
+
+def _has_cpu_tensor(arguments: list[Any]) -> bool:
+    """Whether a launch argument (a Dynamo variable) is a tensor on the CPU."""
+    for argument in arguments:
+        device = getattr(argument, "device", None) if isinstance(argument, TensorVariable) else None
+        if isinstance(device, torch.device) and device.type == "cpu":
+            return True
+    return False
 
 
 #: Dynamo backends that run tritonhost's operators (they never hand the graph to Inductor).
@@ -305,8 +340,9 @@ ROUTED_BACKENDS = frozenset({"eager", "aot_eager", "aot_eager_decomp_partition",
 def _runs_tritonhost_operators(backend: Any) -> bool:
     """Whether Dynamo's backend is one of :data:`ROUTED_BACKENDS`.
 
-    Any other one may be Inductor, or hand the graph to it (``compile_fx``, a custom backend),
-    and Inductor has no lowering for tritonhost's operators: those keep PyTorch's path.
+    Any other one may be Inductor, or hand the graph to it (``compile_fx``, a custom backend):
+    launches on GPU tensors keep PyTorch's path there, which Inductor compiles into its own
+    Triton code (those on the CPU are routed when called; see :func:`route_modelled_launches`).
     """
     # Dynamo wraps the backend: WrapBackendDebug (its __wrapped__) around torch.compile's
     # _TorchCompileWrapper, which names it (compiler_name); DDP puts its DDPOptimizer's
