@@ -147,6 +147,12 @@ def test_a_grid_runs_in_chunks(batched, monkeypatch):
     batched.assert_batched()
     torch.testing.assert_close(out, x * 2.0 + torch.arange(23.0)[:, None])
     assert counted == [3, 5, 5, 5, 5]
+    # The next launch of the same specialization knows its blocks: no small first chunk.
+    counted.clear()
+    again = torch.empty_like(x)
+    wrap(k.scale_rows)[(23,)](x, again, 16, 2.0, BLOCK=16)
+    assert torch.equal(again, out)
+    assert counted == [5, 5, 5, 5, 3]
 
 
 # --- reasons to run program by program ------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The launch's grid is cut into chunks of programs in launch order, and the kernel's
 Python runs once per chunk on :class:`~tritonhost_interpreter.batched.BatchedBuilder`
-(the first chunk is small; later ones are sized so that a value holds about
+(the first chunk is small, unless an earlier launch of the kernel's specialization
+told the size of its blocks; later ones are sized so that a value holds about
 :data:`CHUNK_ELEMENTS` elements). A launch runs program by program, as Triton's
 interpreter runs it, when:
 
@@ -104,8 +105,13 @@ def specialization_key(constexprs: frozenset[str], params: dict[str, Any]) -> tu
 
 
 def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,
-        progress: Progress | None) -> None:
-    """Run one launch as batches of programs, or raise :class:`Fallback` with its writes put back."""
+        progress: Progress | None, peak: int | None = None) -> int:
+    """Run one launch as batches of programs, or raise :class:`Fallback` with its writes put back.
+
+    ``peak`` is the largest per-program block (in elements) of an earlier launch of the same
+    specialization, if known: then the first chunk is sized from it, rather than made small
+    to learn it. Returns this launch's.
+    """
     rewritten = fn.rewrite()
     executor = GridExecutor(rewritten, fn.arg_names, grid, fn.pre_run_hooks)
     spec = inspect.getfullargspec(rewritten)
@@ -129,9 +135,10 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
                 args = {name: value if name in executor.constexprs else lift(triton_interpreter._implicit_cvt(value))
                         for name, value in args.items()}
                 builder.set_grid_dim(*grid)
-                for start, stop in _chunks(grid, builder, rewritten, args):
+                for start, stop in _chunks(grid, builder, rewritten, args, peak):
                     if progress is not None:
                         progress.advance(stop - start)
+                    peak = max(peak or 1, builder.peak_elements)
             finally:
                 scope.restore()
     except KeyboardInterrupt:
@@ -145,13 +152,14 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
         builder.memory = None
     if any(t.device.type != "cpu" for _, t in tensors_of(params)):
         executor._restore_args_dev((), (), kwargs, host)
+    return peak or 1
 
 
-def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, kernel: Any, args: dict[str, Any]) -> Iterator[
-        tuple[int, int]]:
+def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, kernel: Any, args: dict[str, Any],
+            peak: int | None = None) -> Iterator[tuple[int, int]]:
     """Run the kernel over consecutive chunks of the grid, yielding each chunk once it has run."""
     total = grid[0] * grid[1] * grid[2]
-    start, size = 0, min(total, FIRST_CHUNK)
+    start, size = 0, min(total, FIRST_CHUNK if peak is None else max(1, CHUNK_ELEMENTS // peak))
     while start < total:
         stop = min(total, start + size)
         builder.set_programs(start, stop)

@@ -54,7 +54,7 @@ class InterpreterLauncher:
     means, it runs them one by one, and remembers that for the kernel's specialization.
     """
 
-    __slots__ = ("_constexprs", "_per_program", "fn", "name")
+    __slots__ = ("_constexprs", "_peaks", "_per_program", "fn", "name")
 
     def __init__(self, kernel: Any) -> None:
         self.fn = interpreted(kernel)
@@ -63,6 +63,9 @@ class InterpreterLauncher:
         self._constexprs = batching.constexpr_names(self.fn)
         #: Why a specialization runs program by program, by specialization key.
         self._per_program: dict[tuple[Any, ...], str] = {}
+        #: The largest per-program block of the last batched launch, by specialization key (block
+        #: shapes are constexpr, so the key decides them): it sizes the next launch's first chunk.
+        self._peaks: dict[tuple[Any, ...], int] = {}
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
@@ -89,7 +92,7 @@ class InterpreterLauncher:
                       remembered)
             return False
         try:
-            batching.run(self.fn, grid, params, self.name, shown)
+            self._peaks[key] = batching.run(self.fn, grid, params, self.name, shown, self._peaks.get(key))
         except batching.Fallback as fallback:
             log.debug("kernel %s, grid %s, runs program by program: %s", self.name, tuple(grid), fallback.reason)
             if fallback.remember:
