@@ -43,14 +43,13 @@ from tritonhost_interpreter import bounds, semantics
 from tritonhost_interpreter.batched import (
     Addresses,
     BatchedBuilder,
-    BatchedReduceOps,
-    BatchedScanOps,
     Divergence,
     Unbatchable,
     lift,
     patch_tensor_methods,
     tensor_loop,
 )
+from tritonhost_interpreter.batched_reductions import BatchedReduceOps, BatchedScanOps
 from tritonhost_interpreter.memory import ArgumentMemory, argument_spans
 from tritonhost_interpreter.progress import Progress
 from tritonhost_interpreter.snapshot import WriteJournal

@@ -136,12 +136,10 @@ class ArgumentMemory:
         size = dtype.itemsize
         if dtype.kind not in "iuf" or size & (size - 1):
             return None
-        low, high = span
-        for number, (start, stop, data) in enumerate(self._spans):
-            if start <= low and high + size <= stop and start % size == 0:
-                break
-        else:
+        found = self._argument(span, size)
+        if found is None:
             return None
+        number, start, data = found
         indices = separable.element_indices(split, start, size)
         if indices is None:
             return None
@@ -170,12 +168,11 @@ class ArgumentMemory:
             span = active_span(pointers, active)
             if span is None:
                 return None
-        low, high = span
-        for index, (start, stop, data) in enumerate(self._spans):
-            if start <= low and high + size <= stop and start % size == 0:
-                break
-        else:
+        found = self._argument(span, size)
+        if found is None:
             return None
+        index, start, data = found
+        low = span[0]
         # In place where it can be: each temporary the size of the access costs page faults too.
         if bool(active.all()):
             offsets = pointers - np.uint64(start)
@@ -186,6 +183,15 @@ class ArgumentMemory:
             return None  # some lane is off the element grid
         indices = np.right_shift(offsets, np.uint64(size.bit_length() - 1), out=offsets).view(np.int64)
         return self._view(index, data, dtype), indices
+
+    def _argument(self, span: tuple[int, int], size: int) -> tuple[int, int, np.ndarray] | None:
+        """The argument holding every address of ``span`` (items of ``size`` bytes, aligned at its start):
+        its number, first address and bytes; None if no one argument does."""
+        low, high = span
+        for number, (start, stop, data) in enumerate(self._spans):
+            if start <= low and high + size <= stop and start % size == 0:
+                return number, start, data
+        return None
 
     def _view(self, index: int, data: np.ndarray, dtype: np.dtype) -> np.ndarray:
         view = self._views.get((index, dtype))
