@@ -37,6 +37,7 @@ from tritonhost.errors import (
     UnsupportedFeatureError,
 )
 from tritonhost.kernel.devices import check_devices, tensors_of
+from tritonhost.kernel.global_values import globals_key
 from tritonhost.kernel.identity import IdentityCache
 from tritonhost.kernel.launcher import TritonRuntimeLauncher
 from tritonhost.markers import hookimpl
@@ -63,6 +64,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "check_devices",
     "experimental_descriptor",
+    "globals_key",
     "hookimpl",
     "language_lock",
     "make_ttir",

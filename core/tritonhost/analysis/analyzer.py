@@ -25,7 +25,6 @@ from triton.compiler.errors import CompilationError
 
 from tritonhost.analysis import persistent
 from tritonhost.analysis.dataflow import analyze_module
-from tritonhost.analysis.global_values import globals_key
 from tritonhost.analysis.specialization import Specialization, ir_arguments, specialize, tensor_arguments
 from tritonhost.analysis.ttir import parse
 from tritonhost.compat.frontend import format_target, parse_target
@@ -34,6 +33,7 @@ from tritonhost.host import discovery
 from tritonhost.host.selection import requested_backend, select
 from tritonhost.kernel.binding import Binder
 from tritonhost.kernel.decorators import DecoratedKernel, launch_variants, read_decorators
+from tritonhost.kernel.global_values import globals_key
 from tritonhost.kernel.identity import IdentityCache
 
 log = logging.getLogger(__name__)

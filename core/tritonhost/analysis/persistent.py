@@ -32,11 +32,11 @@ from pathlib import Path
 import triton
 from triton.backends.compiler import GPUTarget
 
-from tritonhost.analysis.global_values import NotPortable, portable_globals_key, portable_value
 from tritonhost.contract import Specialization
 from tritonhost.host import discovery
 from tritonhost.host.cache_files import CacheFile, FolderCaches, entry_key
 from tritonhost.kernel.decorators import DecoratedKernel
+from tritonhost.kernel.global_values import NotPortable, portable_globals_key, portable_value
 
 log = logging.getLogger("tritonhost.analysis")
 

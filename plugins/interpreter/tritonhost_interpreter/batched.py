@@ -37,7 +37,7 @@ from triton._C.libtriton import ir
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
-from tritonhost_interpreter import semantics, separable
+from tritonhost_interpreter import semantics, separable, tape
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
 
@@ -144,9 +144,10 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         ]
         self.peak_elements = 1
 
-    def program_ids(self) -> np.ndarray:
-        """The chunk's program ids, one row (x, y, z) per program."""
-        return np.stack([np.broadcast_to(i[:, 0], (self.batch,)) for i in self._program_ids], axis=1)
+    def first_program(self) -> tuple[int, int, int]:
+        """The id (x, y, z) of the chunk's first program (what an error names; the rest are not made)."""
+        x, y, z = (int(i[0, 0]) for i in self._program_ids)
+        return x, y, z
 
     def _seen(self, shape: Iterable[int]) -> None:
         size = int(np.prod(tuple(shape), dtype=np.int64))
@@ -429,19 +430,31 @@ def _sample(values: np.ndarray) -> str:
     return f"values {shown}{', ...' if np.unique(values).size > 4 else ''}"
 
 
-def _bool(self: Any) -> bool:
-    value = uniform_scalar(self)
+def _truth(tensor: Any) -> bool:
+    value = uniform_scalar(tensor)
     return True if value is None else bool(value)  # a block is true, as in Triton's interpreter
 
 
-def _index(self: Any) -> int:
-    value = uniform_scalar(self)
+def _integer(tensor: Any) -> int:
+    value = uniform_scalar(tensor)
     if value is None:
         raise TypeError("only a scalar tensor converts to an index")
     return int(value)
 
 
+def _bool(self: Any) -> bool:
+    return tape.guarded(_truth, self)  # type: ignore[no-any-return]
+
+
+def _index(self: Any) -> int:
+    return tape.guarded(_integer, self)  # type: ignore[no-any-return]
+
+
 def _transpose(self: Any) -> tl.tensor:
+    return tape.call(_transposed, self)
+
+
+def _transposed(self: Any) -> tl.tensor:
     data = self.handle.data
     axes = list(range(data.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
@@ -467,13 +480,16 @@ def patch_tensor_methods(original: Callable[[Any, Any], None]) -> Callable[[Any,
     return patch
 
 
-_scalar_loop = semantics.tensor_loop  # the module's attribute is this function's while a batch runs
-
-
 def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
     """:func:`semantics.tensor_loop` with each index one value for the whole batch."""
-    for index in _scalar_loop(indices):
-        yield tl.tensor(_handle(index.handle.data.reshape(1, 1), index.handle.dtype), index.type)
+    values = indices if isinstance(indices, range) else list(indices)
+    dtype, np_dtype = semantics.index_type(values)
+    for index in values:
+        yield tape.call(_loop_index, int(index), dtype, np_dtype)
+
+
+def _loop_index(index: int, dtype: Any, np_dtype: Any) -> tl.tensor:
+    return tl.tensor(_handle(np.array([[index]], dtype=np_dtype), dtype), dtype)
 
 
 def lift(value: Any) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 import triton.language as tl
 from triton.runtime import interpreter as triton_interpreter
 
+from tritonhost_interpreter import tape
 from tritonhost_interpreter.batched import _handle, _lead, _np_dtype
 
 
@@ -44,8 +45,12 @@ class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
     keep_dims: bool
 
     def apply(self, input: Any) -> Any:
+        # One operation of a tape (tape.py): replayed whole, the combine function's Python included.
+        return tape.call(_reduce, self.axis, self.combine_fn, self.keep_dims, input)
+
+    def _apply(self, input: Any) -> Any:
         if not isinstance(input, tuple):
-            return self.apply((input,))[0]
+            return self._apply((input,))[0]
         self.check_tensor(input)
         shape = list(input[0].shape)
         keep_dims = self.keep_dims
@@ -95,10 +100,14 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
     """``tl.associative_scan`` over a batch: the per-program axis moved past the program dimension."""
 
     axis: Any
+    reverse: bool
 
     def apply(self, input: Any) -> Any:
+        return tape.call(_scan, self.axis, self.combine_fn, self.reverse, input)
+
+    def _apply(self, input: Any) -> Any:
         if not isinstance(input, tuple):
-            return self.apply((input,))[0]
+            return self._apply((input,))[0]
         self.check_tensor(input)
         self.axis = (self.axis % max(1, len(input[0].shape))) + 1
         ret = self.apply_impl(input)
@@ -125,3 +134,11 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
         return [self.to_tensor(np.moveaxis(o, -1, self.axis), d) for o, d in zip(outs, dtypes)]
 
 
+
+
+def _reduce(axis: Any, combine_fn: Any, keep_dims: bool, input: Any) -> Any:
+    return BatchedReduceOps(axis, combine_fn, keep_dims)._apply(input)
+
+
+def _scan(axis: Any, combine_fn: Any, reverse: bool, input: Any) -> Any:
+    return BatchedScanOps(axis, combine_fn, reverse)._apply(input)

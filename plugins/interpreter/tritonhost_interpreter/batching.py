@@ -34,12 +34,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import triton.language as tl
 from triton.language.semantic import TritonSemantic
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import GridExecutor, InterpretedFunction
 
-from tritonhost.plugin_api import OutOfBoundsError, tensors_of
-from tritonhost_interpreter import bounds, semantics
+from tritonhost.plugin_api import OutOfBoundsError, globals_key, tensors_of
+from tritonhost_interpreter import bounds, semantics, tape
 from tritonhost_interpreter.batched import (
     Addresses,
     BatchedBuilder,
@@ -104,12 +105,16 @@ def specialization_key(constexprs: frozenset[str], params: dict[str, Any]) -> tu
 
 
 def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,
-        progress: Progress | None, peak: int | None = None) -> int:
+        progress: Progress | None, peak: int | None = None, key: tuple[Any, ...] | None = None,
+        tapes: tape.Tapes | None = None) -> int:
     """Run one launch as batches of programs, or raise :class:`Fallback` with its writes put back.
 
     ``peak`` is the largest per-program block (in elements) of an earlier launch of the same
     specialization, if known: then the first chunk is sized from it, rather than made small
-    to learn it. Returns this launch's.
+    to learn it. With ``tapes`` (kept by the caller across launches) and the launch's
+    :func:`specialization_key` ``key``, chunks replay the specialization's recorded
+    operations (:mod:`tritonhost_interpreter.tape`) where one is kept, and the first chunk
+    records one where none is. Returns this launch's peak.
     """
     rewritten = fn.rewrite()
     executor = GridExecutor(rewritten, fn.arg_names, grid, fn.pre_run_hooks)
@@ -126,6 +131,7 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     builder = _builder
     builder.before_access = _access_hook(builder, journal, checker)
     builder.memory = ArgumentMemory(spans)
+    mismatch: tape.Mismatch | None = None
     try:
         with _batched_language(builder):
             scope = triton_interpreter._patch_lang(rewritten)
@@ -134,7 +140,8 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
                 args = {name: value if name in executor.constexprs else lift(triton_interpreter._implicit_cvt(value))
                         for name, value in args.items()}
                 builder.set_grid_dim(*grid)
-                for start, stop in _chunks(grid, builder, rewritten, args, peak):
+                chunk = _chunk_runner(rewritten, builder, args, fn, key, tapes)
+                for start, stop in _chunks(grid, builder, chunk, peak):
                     if progress is not None:
                         progress.advance(stop - start)
                     peak = max(peak or 1, builder.peak_elements)
@@ -143,18 +150,65 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     except KeyboardInterrupt:
         journal.restore()
         raise
+    except tape.Mismatch as error:
+        journal.restore()
+        mismatch = error
     except Exception as error:
         journal.restore()
         raise _fallback(error) from error
     finally:
         builder.before_access = None
         builder.memory = None
+    if mismatch is not None:
+        # A guard read another value than when recorded: this launch's Python decides
+        # otherwise. Run it again with its Python; it records anew, a few times at most.
+        assert tapes is not None and key is not None
+        log.debug("kernel %s: replay stopped (%s); running its Python", kernel, mismatch)
+        if progress is not None:
+            progress.restart()
+        return run(fn, grid, params, kernel, progress, peak, key, tapes)
     if any(t.device.type != "cpu" for _, t in tensors_of(params)):
         executor._restore_args_dev((), (), kwargs, host)
     return peak or 1
 
 
-def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, kernel: Any, args: dict[str, Any],
+def tape_key(key: tuple[Any, ...], fn: InterpretedFunction, args: dict[str, Any]) -> tuple[Any, ...]:
+    """What a tape is kept under: the specialization key, the converted arguments' types, the globals read."""
+    types = tuple((name, str(value.type)) if isinstance(value, tl.core.tensor) else (name, type(value).__name__)
+                  for name, value in args.items())
+    return key, types, globals_key(fn)
+
+
+def _chunk_runner(kernel: Any, builder: BatchedBuilder, args: dict[str, Any], fn: InterpretedFunction,
+                  key: tuple[Any, ...] | None, tapes: tape.Tapes | None) -> Callable[[], None]:
+    """What runs one chunk: a replay of the kept tape, a recording, or the kernel's Python."""
+    if tapes is None or key is None or not tape.enabled():
+        return lambda: kernel(**args)
+    found = tape_key(key, fn, args)
+    kept = tapes.find(found)
+
+    def chunk() -> None:
+        nonlocal kept
+        if isinstance(kept, tape.Tape):
+            try:
+                kept.replay(builder, args)
+            except tape.Mismatch:
+                tapes.stopped(found)
+                raise
+        elif kept is tape.RECORD:
+            with tape.Recorder(builder, args) as recorder:
+                kernel(**args)
+            kept = tapes.keep(found, recorder.tape())
+            if kept is None:
+                log.debug("kernel %s runs its Python for every chunk: %s", fn.fn.__name__,
+                          recorder.poisoned or "its replays kept stopping at a guard")
+        else:
+            kernel(**args)
+
+    return chunk
+
+
+def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, chunk: Callable[[], None],
             peak: int | None = None) -> Iterator[tuple[int, int]]:
     """Run the kernel over consecutive chunks of the grid, yielding each chunk once it has run."""
     total = grid[0] * grid[1] * grid[2]
@@ -162,7 +216,7 @@ def _chunks(grid: tuple[int, int, int], builder: BatchedBuilder, kernel: Any, ar
     while start < total:
         stop = min(total, start + size)
         builder.set_programs(start, stop)
-        kernel(**args)
+        chunk()
         yield start, stop
         start = stop
         size = max(1, CHUNK_ELEMENTS // max(1, builder.peak_elements))
@@ -192,7 +246,7 @@ def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds
                span: tuple[int, int] | None) -> None:
         if checker is not None:
             # The program named is the chunk's first; the per-program rerun names the exact one.
-            checker.check(access, pointers, mask, item_size, builder.program_ids()[0], span)
+            checker.check(access, pointers, mask, item_size, builder.first_program(), span)
         if access != "load":
             journal.before_write(pointers, mask, item_size, span)
 

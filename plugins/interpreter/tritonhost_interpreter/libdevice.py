@@ -22,6 +22,7 @@ import triton.language as tl
 from triton.runtime.interpreter import TensorHandle
 
 from tritonhost.plugin_api import UnsupportedFeatureError
+from tritonhost_interpreter import tape
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
@@ -75,6 +76,9 @@ def _operand(value: Any) -> tuple[np.ndarray, Any]:
 
 def _interpreted(name: str, fn: Callable[..., Any], boolean: bool) -> Callable[..., Any]:
     def call(*args: Any, _semantic: Any = None, **kwargs: Any) -> tl.tensor:
+        return tape.call(compute, *args)  # one operation of a batched launch's tape
+
+    def compute(*args: Any) -> tl.tensor:
         operands = [_operand(arg) for arg in args]
         tensors = [tensor for _, tensor in operands if tensor is not None]
         if not tensors:

@@ -30,7 +30,7 @@ from tritonhost.plugin_api import (
     parse_target,
     stable_descriptor,
 )
-from tritonhost_interpreter import batching
+from tritonhost_interpreter import batching, tape
 from tritonhost_interpreter.executor import add_bounds_hook, check_tensors, interpreted, interpreting
 from tritonhost_interpreter.progress import Progress, warn_if_large
 
@@ -54,7 +54,7 @@ class InterpreterLauncher:
     means, it runs them one by one, and remembers that for the kernel's specialization.
     """
 
-    __slots__ = ("_constexprs", "_peaks", "_per_program", "fn", "name")
+    __slots__ = ("_constexprs", "_peaks", "_per_program", "fn", "name", "tapes")
 
     def __init__(self, kernel: Any) -> None:
         self.fn = interpreted(kernel)
@@ -66,6 +66,8 @@ class InterpreterLauncher:
         #: The largest per-program block of the last batched launch, by specialization key (block
         #: shapes are constexpr, so the key decides them): it sizes the next launch's first chunk.
         self._peaks: dict[tuple[Any, ...], int] = {}
+        #: Each specialization's recorded operations, replayed by later chunks and launches.
+        self.tapes = tape.Tapes()
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
@@ -92,7 +94,8 @@ class InterpreterLauncher:
                       remembered)
             return False
         try:
-            self._peaks[key] = batching.run(self.fn, grid, params, self.name, shown, self._peaks.get(key))
+            self._peaks[key] = batching.run(self.fn, grid, params, self.name, shown, self._peaks.get(key), key,
+                                           self.tapes)
         except batching.Fallback as fallback:
             log.debug("kernel %s, grid %s, runs program by program: %s", self.name, tuple(grid), fallback.reason)
             if fallback.remember:

@@ -17,7 +17,7 @@ Two idioms real kernel libraries rely on (bf16 arithmetic is the third, in
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,12 +46,17 @@ def comparison_operations(builder: Any) -> dict[str, Callable[..., TensorHandle]
     return {name: _as_int1(getattr(builder, name)) for name in COMPARISONS if hasattr(builder, name)}
 
 
+def index_type(values: Sequence[int]) -> tuple[Any, Any]:
+    """The type of a loop's index over ``values`` (its Triton and NumPy dtype): i32, or i64 where the bounds need it."""
+    ends = (int(values[0]), int(values[-1])) if len(values) else (0, 0)  # a range's first and last index
+    wide = not (_I32[0] <= min(ends) and max(ends) <= _I32[1])
+    return (tl.int64, np.int64) if wide else (tl.int32, np.int32)
+
+
 def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
     """A ``range`` loop's indices as the scalar tensors a compiled kernel sees."""
     values = indices if isinstance(indices, range) else list(indices)
-    ends = (int(values[0]), int(values[-1])) if len(values) else (0, 0)  # a range's first and last index
-    wide = not (_I32[0] <= min(ends) and max(ends) <= _I32[1])
-    dtype, np_dtype = (tl.int64, np.int64) if wide else (tl.int32, np.int32)
+    dtype, np_dtype = index_type(values)
     for index in values:
         yield tl.tensor(TensorHandle(np.array([index], dtype=np_dtype), dtype), dtype)
 

@@ -284,27 +284,32 @@ def element_indices(split: Parts, start: int, size: int) -> Parts | None:
     if not (-(2**63) <= llow - start and lhigh - start < 2**63):
         return None
     lane = (split[1] - np.uint64(start)).view(np.int64)
-    pres, lres = np.unique(program % size), np.unique(lane % size)
-    if pres.size != 1 or lres.size != 1 or (int(pres[0]) + int(lres[0])) % size:
+    presidue, lresidue = _same_residue(program, size), _same_residue(lane, size)
+    if presidue is None or lresidue is None or (presidue + lresidue) % size:
         return None
-    shift = int(pres[0])
-    return (program - shift) // size, (lane + shift) // size
+    return (program - presidue) // size, (lane + presidue) // size
+
+
+def _same_residue(part: np.ndarray, size: int) -> int | None:
+    """The residue modulo ``size`` (a power of two) every element of ``part`` has, or None if they differ."""
+    residues = part & (size - 1)  # for a power of two, the same as % size, negatives included
+    low, high = bounds(residues)
+    return low if low == high else None
 
 
 def steps(part: np.ndarray) -> list[int] | None:
-    """The step along each axis if ``part`` is ``part[0, ..., 0] + sum_k i_k * step_k``, else None."""
-    origin = (0,) * part.ndim
-    base = int(part[origin])
+    """The step along each axis if ``part`` is ``part[0, ..., 0] + sum_k i_k * step_k``, else None.
+
+    Exactly then, along every axis each difference of neighbours equals the first one.
+    """
     found = []
-    expected = np.full((1,) * part.ndim, base, dtype=np.int64)
     for axis, n in enumerate(part.shape):
         if n == 1:
             found.append(0)
             continue
-        one = list(origin)
-        one[axis] = 1
-        step = int(part[tuple(one)]) - base
-        found.append(step)
-        ramp = (np.arange(n, dtype=np.int64) * step).reshape([n if k == axis else 1 for k in range(part.ndim)])
-        expected = expected + ramp
-    return found if np.array_equal(np.broadcast_to(expected, part.shape), part) else None
+        differences = np.diff(part, axis=axis)
+        first = differences[(0,) * part.ndim]
+        if not bool((differences == first).all()):
+            return None
+        found.append(int(first))
+    return found
