@@ -8,6 +8,8 @@ Kernels at realistic sizes (grids of 256 to 16,384 programs: vector add, RMSNorm
 - ``batched``: ``tritonhost.wrap(kernel)[grid]`` on the interpreter backend (the default:
   programs as batches, bounds checks on);
 - ``unchecked``: the same with ``TRITONHOST_INTERPRETER_BOUNDS_CHECK=0`` (the checks' cost);
+- ``no-replay``: the same with ``TRITONHOST_INTERPRETER_REPLAY=0``, the kernel's Python run for
+  every chunk rather than its recorded operations replayed (the tapes' gain);
 - ``per-program``: ``TRITONHOST_INTERPRETER_BATCH=0``;
 - ``triton``: ``kernel[grid]`` under ``TRITON_INTERPRET=1``, set before the kernels are decorated;
 - ``eager``: the PyTorch formula, where there is one.
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 LIBRARY = Path(__file__).resolve().parent.parent / "tests" / "library"
-WAYS = ("batched", "unchecked", "per-program", "triton", "eager")
+WAYS = ("batched", "unchecked", "no-replay", "per-program", "triton", "eager")
 #: Grids larger than this are not timed program by program (Triton's interpreter, or ours with batching off).
 SLOW_LIMIT = 4096
 
@@ -194,6 +196,7 @@ def _run_child(way: str, repeats: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITONHOST_INTERPRETER_BOUNDS_CHECK"] = "0" if way == "unchecked" else "1"
     env["TRITONHOST_INTERPRETER_BATCH"] = "0" if way == "per-program" else "1"
+    env["TRITONHOST_INTERPRETER_REPLAY"] = "0" if way == "no-replay" else "1"
     child = subprocess.run([sys.executable, __file__, "--child", way, "--repeats", str(repeats)],
                            capture_output=True, text=True, env=env, check=True)
     return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -248,11 +251,11 @@ def main() -> None:
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; triton {triton.__version__}, "
           f"torch {torch.__version__}; seconds per launch (median of up to {args.repeats})")
-    header = (f"{'kernel':40} {'batched':>8} {'unchecked':>9} {'per-prog':>8} {'triton':>8} {'eager':>8} "
-              f"{'vs per-prog':>11} {'vs triton':>9} {'vs eager':>8} {'checks':>6}")
+    header = (f"{'kernel':40} {'batched':>8} {'unchecked':>9} {'no-replay':>9} {'per-prog':>8} {'triton':>8} "
+              f"{'eager':>8} {'vs per-prog':>11} {'vs triton':>9} {'vs eager':>8} {'checks':>6} {'replay':>6}")
     print(header)
     names = list(results["batched"])
-    summary: dict[str, list[float]] = {"per-program": [], "triton": [], "eager": [], "checks": []}
+    summary: dict[str, list[float]] = {"per-program": [], "triton": [], "eager": [], "checks": [], "replay": []}
     for name in names:
         batched = results["batched"][name]
         row = [results[way][name] for way in WAYS]
@@ -260,21 +263,24 @@ def main() -> None:
         over_triton = _ratio(results["triton"][name], batched)
         over_eager = _ratio(batched, results["eager"][name])
         checks = _ratio(batched, results["unchecked"][name])
+        replay = _ratio(results["no-replay"][name], batched)
         for key, value in (("per-program", speedup), ("triton", over_triton), ("eager", over_eager),
-                           ("checks", checks)):
+                           ("checks", checks), ("replay", replay)):
             if value is not None:
                 summary[key].append(value)
 
         def fmt(value: float | None, suffix: str = "x") -> str:
             return "-" if value is None else f"{value:.1f}{suffix}"
 
-        print(f"{name:40} " + " ".join(f"{_cell(v):>8}" for v in row[:1]) + f" {_cell(row[1]):>9} "
-              + " ".join(f"{_cell(v):>8}" for v in row[2:])
-              + f" {fmt(speedup):>11} {fmt(over_triton):>9} {fmt(over_eager):>8} {fmt(checks, 'x'):>6}")
+        print(f"{name:40} " + f"{_cell(row[0]):>8} {_cell(row[1]):>9} {_cell(row[2]):>9} "
+              + " ".join(f"{_cell(v):>8}" for v in row[3:])
+              + f" {fmt(speedup):>11} {fmt(over_triton):>9} {fmt(over_eager):>8} {fmt(checks, 'x'):>6}"
+              + f" {fmt(replay):>6}")
     print("\nvs per-prog, vs triton: how many times faster batched is; vs eager: how many times slower than PyTorch")
     for key, label in (("per-program", "batched over per-program (speed-up)"),
                        ("triton", "batched over Triton's interpreter (speed-up)"),
-                       ("eager", "batched / PyTorch eager (slow-down)"), ("checks", "bounds checks (cost)")):
+                       ("eager", "batched / PyTorch eager (slow-down)"), ("checks", "bounds checks (cost)"),
+                       ("replay", "replaying tapes over running the Python of every chunk (speed-up)")):
         if summary[key]:
             print(f"{label}: median {statistics.median(summary[key]):.2f}x, from {min(summary[key]):.2f}x "
                   f"to {max(summary[key]):.2f}x over {len(summary[key])} kernels")

@@ -95,28 +95,29 @@ class _Result:
         self.value = value
 
 
-#: A call: the builder's method by name, or a function; its arguments and results as templates.
-_Call = tuple[str | None, Callable[..., Any] | None, Any, Any, Any, bool]
-#: A guard: the function reading the value, the value's template, what it read.
-_Guard = tuple[Callable[[Any], Any], _Tensor, Any]
-
-
 class Tape:
     """One specialization's recorded operations, replayed chunk by chunk."""
 
     def __init__(self, inputs: list[tuple[str, int]], steps: list[tuple[str, Any]], slots: int) -> None:
         self._inputs = inputs
-        self._steps = steps
         self._slots = slots
-        #: Chunks replayed, over the tape's life (tests read it).
-        self.replays = 0
+        # Each value is dropped after the last step that uses it, as the kernel's Python drops
+        # it when it goes out of scope: a launch's large arrays are not all held to its end.
+        last: dict[int, int] = {}
+        for number, (_, step) in enumerate(steps):
+            for index in _used(step):
+                last[index] = number
+        dying: list[list[int]] = [[] for _ in steps]
+        for index, number in last.items():
+            dying[number].append(index)
+        self._steps = [(kind, step, tuple(dead)) for (kind, step), dead in zip(steps, dying)]
 
     def replay(self, builder: Any, args: Mapping[str, Any]) -> None:
         """Perform the recorded operations on ``args`` (the kernel's converted arguments); may raise :class:`Mismatch`."""
         slots: list[Any] = [None] * self._slots
         for name, index in self._inputs:
             slots[index] = args[name].handle
-        for kind, step in self._steps:
+        for kind, step, dead in self._steps:
             if kind == "call":
                 name, function, arguments, keywords, result, plain = step
                 target = getattr(builder, name) if name is not None else function
@@ -130,7 +131,26 @@ class Tape:
                 now = read(tl.core.tensor(slots[tensor.index], tensor.type))
                 if type(now) is not type(value) or now != value:
                     raise Mismatch(f"a value Python decides on read {value!r} when recorded and {now!r} now")
-        self.replays += 1
+            for index in dead:
+                slots[index] = None
+
+
+def _used(step: Any) -> list[int]:
+    """The slots a step reads or makes (a call's arguments and results, a guard's value)."""
+    found: list[int] = []
+
+    def walk(template: Any) -> None:
+        if isinstance(template, (_Slot, _Tensor)):
+            found.append(template.index)
+        elif isinstance(template, (tuple, list)):
+            for item in template:
+                walk(item)
+        elif isinstance(template, dict):
+            for item in template.values():
+                walk(item)
+
+    walk(step[2:5] if len(step) == 6 else step[1])
+    return found
 
 
 def _fill(template: Any, slots: list[Any]) -> Any:
