@@ -41,15 +41,8 @@ from triton.runtime.interpreter import GridExecutor, InterpretedFunction
 
 from tritonhost.plugin_api import OutOfBoundsError, globals_key, tensors_of
 from tritonhost_interpreter import bounds, semantics, tape
-from tritonhost_interpreter.batched import (
-    Addresses,
-    BatchedBuilder,
-    Divergence,
-    Unbatchable,
-    lift,
-    patch_tensor_methods,
-    tensor_loop,
-)
+from tritonhost_interpreter.batched import Addresses, BatchedBuilder, Divergence, Unbatchable
+from tritonhost_interpreter.batched_python import lift, patch_tensor_methods, tensor_loop
 from tritonhost_interpreter.batched_reductions import BatchedReduceOps, BatchedScanOps
 from tritonhost_interpreter.memory import ArgumentMemory, argument_spans
 from tritonhost_interpreter.progress import Progress
