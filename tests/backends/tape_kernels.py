@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import triton
 import triton.language as tl
+from batching_kernels import _max_abs
 
 #: A global constexpr the kernel reads: rebinding it must not replay the old value.
 SCALE: tl.constexpr = tl.constexpr(2.0)
@@ -57,11 +58,6 @@ def scaled(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) * SCALE, mask=mask)
-
-
-@triton.jit
-def _max_abs(a, b):
-    return tl.where(tl.abs(a) >= tl.abs(b), a, b)
 
 
 @triton.jit

@@ -224,9 +224,6 @@ class Tapes:
         self._stops[key] = self._stops.get(key, 0) + 1
         self._kept.pop(key, None)
 
-    def __len__(self) -> int:
-        return sum(isinstance(t, Tape) for t in self._kept.values())
-
 
 # --- recording ----------------------------------------------------------------------------------
 
