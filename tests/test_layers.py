@@ -61,6 +61,13 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
         "it imports Dynamo (about 0.9 s on a 2-core CPU): install() routes Dynamo's modelled launches only "
         "where Dynamo is imported already or Triton has a GPU driver"
     ),
+    ("tritonhost.launch.install", "torch._dynamo.backends.common"): (
+        "it imports Dynamo (about 1.4 s on a 2-core CPU), needed only on a torch lacking AOTAutograd's "
+        "backward-write fix (2.11, 2.12), whose AotAutograd install() patches"
+    ),
+    ("tritonhost.tracing.dynamo", "torch._inductor"): (
+        "Inductor's config, read only when Dynamo traces a launch for Inductor, which has imported it"
+    ),
     ("tritonhost", "tritonhost.codegen.backend"): (
         "the compiler brings sympy and PyTorch's symbolic shapes (about 1 s of `import tritonhost` on a "
         "2-core CPU), which eager launches never use; its names are imported when first asked for"
@@ -82,7 +89,8 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
         "has loaded it"
     ),
     ("tritonhost.compat.aot_autograd", "torch._functorch._aot_autograd"): (
-        "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\", compiling, reads their source"
+        "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\" compiling, or install() on a "
+        "torch before 2.13, reads their source"
     ),
 }
 

@@ -4,7 +4,8 @@ The end-to-end case (a kernel library's backward storing gradients over its save
 compiled with backend="tritonhost") is in tests/launch/test_install.py; it exercises the
 fix only on a torch that lacks it (2.11, checked by hand). These tests check the fix itself
 on whichever torch is installed: the fix alone, and AOTAutograd tracing such a backward
-under it (which fails without it on torch 2.11).
+under it (which fails without it on torch 2.11), and install() applying it to every
+AOTAutograd backend.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import torch
 from functorch.compile import make_boxed_func
 from torch._functorch.aot_autograd import aot_function
 
-from tritonhost.compat.aot_autograd import _CopyIntoLeafWithoutGrad, replay_backward_writes
+import tritonhost
+from tritonhost.compat.aot_autograd import (
+    _CopyIntoLeafWithoutGrad,
+    replay_backward_writes,
+    torch_replays_without_grad,
+)
 
 
 class _WritesIntoInput(torch.autograd.Function):
@@ -57,3 +63,24 @@ def test_a_backward_write_to_a_forward_input_traces_and_runs():
     out.sum().backward()
     torch.testing.assert_close(x.grad, torch.full((4,), 3.0))
     torch.testing.assert_close(x.detach(), torch.full((4,), 3.0))  # the write reached the caller's tensor, as in eager
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_installed_every_aot_backend_traces_a_backward_write_to_a_forward_input(backend):
+    """PyTorch's own backends fail this program on a torch without the fix; installed, they run it."""
+
+    def run() -> torch.Tensor:
+        torch._dynamo.reset()
+        x = torch.arange(4.0, requires_grad=True)
+        torch.compile(_WritesIntoInput.apply, backend=backend, fullgraph=True)(x).sum().backward()
+        torch.testing.assert_close(x.grad, torch.full((4,), 3.0))
+        return x.detach()
+
+    if not torch_replays_without_grad():
+        with pytest.raises(Exception, match="leaf Variable that requires grad"):  # PyTorch's own bug
+            run()
+    with tritonhost.install():
+        torch.testing.assert_close(run(), torch.full((4,), 3.0))
+    if not torch_replays_without_grad():  # uninstalling gives AOTAutograd back as it was
+        with pytest.raises(Exception, match="leaf Variable that requires grad"):
+            run()

@@ -19,7 +19,6 @@ import library_functions as libf
 import tritonhost
 from comparisons import assert_close_to_scale, values_and_gradients
 from kernels import add_kernel
-from tritonhost.compat.aot_autograd import torch_replays_without_grad
 from tritonhost.tracing import dynamo as tritonhost_dynamo
 from tritonhost.tracing.hops import tritonhost_kernel_functional
 
@@ -74,17 +73,12 @@ def test_backward_writing_gradients_into_the_forward_inputs(installed, mode):
 
     AOTAutograd replays that write on the forward inputs while it traces; torch releases
     before pytorch#178622 (2.11 among them) refuse the replay on a leaf that requires grad,
-    for every backend, and backend="tritonhost" makes it trace there (compat/aot_autograd.py).
+    for every backend. Installed, every AOTAutograd backend traces it (compat/aot_autograd.py).
     """
     torch.manual_seed(2)
     a0, b0 = torch.randn(100), torch.randn(100)
     a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
-    fn = _compiled(libf.swiglu_into_inputs, mode)
-    if mode in ("aot_eager", "inductor") and not torch_replays_without_grad():
-        with pytest.raises(Exception, match="leaf Variable that requires grad"):  # PyTorch's own bug
-            fn(a, b)
-        return
-    out = fn(a, b)
+    out = _compiled(libf.swiglu_into_inputs, mode)(a, b)
     weight = torch.linspace(-1, 1, 100)
     (out * weight).sum().backward()
     want, (want_da, want_db) = values_and_gradients(libf.swiglu_reference, a0, b0)
@@ -173,11 +167,18 @@ def test_launches_dynamo_models_are_routed_while_installed(interpreter, modelled
 
 
 def test_only_backends_that_run_tritonhost_operators_are_routed():
+    from torch._inductor import config as inductor_config
     from torch._inductor.compile_fx import compile_fx
 
     assert tritonhost_dynamo._runs_tritonhost_operators(torch._TorchCompileWrapper("aot_eager", "default", {}, False))
-    for backend in (torch._TorchCompileInductorWrapper("default", None, False), compile_fx, lambda gm, inputs: gm, None):
+    for mode in ("default", "reduce-overhead", "max-autotune"):
+        assert tritonhost_dynamo._runs_tritonhost_operators(torch._TorchCompileInductorWrapper(mode, None, False))
+    # Inductor's C++ wrapper cannot call a Python operator; an unknown backend may need PyTorch's.
+    cpp = torch._TorchCompileInductorWrapper("default", {"cpp_wrapper": True}, False)
+    for backend in (cpp, compile_fx, lambda gm, inputs: gm, None):
         assert not tritonhost_dynamo._runs_tritonhost_operators(backend)
+    with inductor_config.patch(cpp_wrapper=True):
+        assert not tritonhost_dynamo._runs_tritonhost_operators(torch._TorchCompileInductorWrapper("default", None, False))
 
 
 def test_installing_leaves_cuda_uninitialized():
@@ -255,7 +256,67 @@ def test_on_the_gpu_installed_launches_train_under_each_backend(backend):
     for g, w_ in zip(got_grads, want_grads):
         assert_close_to_scale(g, w_, 1e-4)
     torch.testing.assert_close(total, x[0] + 2 * w)
-    assert routed == (0 if backend == "inductor" else 2)  # Inductor keeps PyTorch's path
+    assert routed == 2  # Inductor too: an extern call of tritonhost's operator
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["aot_eager", "tritonhost", "inductor"])
+def test_on_the_gpu_a_backward_writing_into_the_forward_inputs_compiles_under_each_backend(backend):
+    """Liger's SwiGLU and GeGLU backward, on torch 2.11 (pytorch#178622): installed, every backend runs it."""
+    torch._dynamo.reset()
+    torch.manual_seed(2)
+    a0, b0 = torch.randn(100, device="cuda"), torch.randn(100, device="cuda")
+    a, b = a0.clone().requires_grad_(), b0.clone().requires_grad_()
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        out = torch.compile(libf.swiglu_into_inputs, backend=backend, fullgraph=True)(a, b)
+        weight = torch.linspace(-1, 1, 100, device="cuda")
+        (out * weight).sum().backward()
+    want, (want_da, want_db) = values_and_gradients(libf.swiglu_reference, a0, b0)
+    torch.testing.assert_close(out.detach(), want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.grad, want_da, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(b.grad, want_db, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.detach(), want_da, rtol=1e-5, atol=1e-6)  # the library's side effect
+
+
+def _labels_with_ignored_rows(rows, classes, device="cpu"):
+    labels = torch.randint(0, classes, (rows,), device=device)
+    labels[::3] = -100
+    return labels
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chunked_cross_entropy_writing_into_slices_of_one_buffer(installed, mode):
+    torch.manual_seed(4)
+    x, weight = torch.randn(100, 16), torch.randn(40, 16)
+    labels = _labels_with_ignored_rows(100, 40)
+    got = _compiled(libf.chunked_linear_cross_entropy, mode)(x, weight, labels)
+    torch.testing.assert_close(got, libf.chunked_linear_cross_entropy_reference(x, weight, labels))
+
+
+def _fill_free_gpu_memory(value):
+    """Fill blocks of small sizes with ``value`` and free them: the caching allocator keeps them
+    for the next allocations, which then start out holding ``value``."""
+    blocks = [torch.full((n,), value, device="cuda") for n in (32, 64, 96, 128, 256, 1024) for _ in range(32)]
+    del blocks
+
+
+@pytest.mark.gpu
+def test_on_the_gpu_installed_inductor_avoids_its_out_of_bounds_read_on_sliced_kernel_outputs():
+    """Liger's fused_linear_cross_entropy under Inductor (pytorch/pytorch#192219): PyTorch's path
+    for a user kernel writing into a slice clones it with an as_strided that reads past the
+    slice's own buffer, so stale allocator memory reaches the rows the kernel does not store.
+    Installed, Inductor calls tritonhost's operator, which clones with the slice's own extent."""
+    torch.manual_seed(4)
+    x, weight = torch.randn(128, 64, device="cuda"), torch.randn(256, 64, device="cuda")
+    labels = _labels_with_ignored_rows(128, 256, "cuda")
+    want = libf.chunked_linear_cross_entropy_reference(x, weight, labels)
+    torch._dynamo.reset()
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        routed, _ = _routed_launches(libf.chunked_linear_cross_entropy, x, weight, labels, backend="inductor")
+        assert routed == 4  # one launch per chunk, through tritonhost's operator
+        compiled = torch.compile(libf.chunked_linear_cross_entropy, backend="inductor", fullgraph=True)
+        _fill_free_gpu_memory(7.0)  # what a stale read would find
+        torch.testing.assert_close(compiled(x, weight, labels), want)
 
 
 def test_wrap_triton_and_triton_op_under_aot_eager_where_dynamo_models_kernels(installed, modelled):

@@ -119,6 +119,26 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return y
 
 
+def chunked_linear_cross_entropy(x, weight, labels, chunk=32, ignore_index=-100):
+    """As Liger-Kernel's fused linear cross entropy forward: the logits made a chunk of rows at a
+    time, each chunk's losses written by the kernel into a slice of one zeroed buffer."""
+    rows = x.shape[0]
+    loss = torch.zeros(rows, dtype=torch.float32, device=x.device)
+    for start in range(0, rows, chunk):
+        end = min(start + chunk, rows)
+        logits = x[start:end] @ weight.t()
+        loss_slice = loss[start:end]
+        lib.cross_entropy_loss_only[(end - start,)](logits, logits.stride(0), labels[start:end], loss_slice,
+                                                     logits.shape[1], ignore_index,
+                                                     BLOCK=triton.next_power_of_2(logits.shape[1]))
+        loss[start:end] = loss_slice
+    return loss.sum() / (labels != ignore_index).sum()
+
+
+def chunked_linear_cross_entropy_reference(x, weight, labels, ignore_index=-100):
+    return torch.nn.functional.cross_entropy((x @ weight.t()).float(), labels, ignore_index=ignore_index)
+
+
 def rms_norm(x, w):
     return RMSNorm.apply(x, w)
 

@@ -214,6 +214,21 @@ def cross_entropy_forward_backward(LOGITS, stride, LABELS, LOSS, n_cols, ignore_
 
 
 @triton.jit
+def cross_entropy_loss_only(LOGITS, stride, LABELS, LOSS, n_cols, ignore_index, BLOCK: tl.constexpr):
+    """As Liger-Kernel's cross entropy: a row labelled ``ignore_index`` returns before storing its
+    loss, which the caller zeroed."""
+    row = tl.program_id(0)
+    label = tl.load(LABELS + row)
+    if label == ignore_index:
+        return
+    cols = tl.arange(0, BLOCK)
+    x = tl.load(LOGITS + row * stride + cols, mask=cols < n_cols, other=-float("inf")).to(tl.float32)
+    m = tl.max(x, axis=0)
+    lse = m + tl.log(tl.sum(tl.exp(x - m), axis=0))
+    tl.store(LOSS + row, lse - tl.sum(tl.where(cols == label, x, 0.0), axis=0))
+
+
+@triton.jit
 def kl_div_forward(INPUT, TARGET, LOSS, n_elements, LOG_TARGET: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n_elements

@@ -11,7 +11,8 @@ input the caller made with ``requires_grad=True``) tracing failed with "a leaf
 Variable that requires grad is being used in an in-place operation", for every
 backend (torch 2.11 has the bug, 2.13 the fix; 2.12 was not checked). :func:`replay_backward_writes`
 applies the same fix, no grad for that replay, while tritonhost's own backend
-traces, on a torch without it.
+traces, on a torch without it, and while installed (``tritonhost.install()``), for
+every AOTAutograd backend.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.torch_version import TorchVersion
 
 # The fixed replay, as PyTorch writes it: the copy inside `with torch.no_grad():`.
 _FIXED = re.compile(r"with torch\.no_grad\(\):\s*\n\s*before\.copy_\(after\)")
@@ -33,6 +35,8 @@ _FIXED = re.compile(r"with torch\.no_grad\(\):\s*\n\s*before\.copy_\(after\)")
 @functools.cache
 def torch_replays_without_grad() -> bool:
     """Whether the installed torch already replays backward writes to forward inputs without grad."""
+    if TorchVersion(torch.__version__) >= "2.13":  # has the fix: no need to import AOTAutograd
+        return True
     from torch._functorch._aot_autograd import graph_capture_wrappers
 
     try:

@@ -19,10 +19,16 @@ Where Dynamo models Triton kernels itself (a machine with a GPU), a
 ``__getitem__``: Dynamo would record PyTorch's own ``triton_kernel_wrapper_mutation``
 for it. Installing therefore also has Dynamo trace the same ``kernel[grid]`` as
 installed Python does (``tracing.dynamo.route_modelled_launches``), so that the
-graphs of backends that run tritonhost's operators (aot_eager...; not Inductor) hold
-them. That needs Dynamo imported, which takes a second or so: it is done where
+graphs of backends that run tritonhost's operators (aot_eager, Inductor with its Python
+wrapper...) hold them. That needs Dynamo imported, which takes a second or so: it is done where
 Dynamo is imported already or a GPU is present (elsewhere Dynamo does not model
 kernels). Graphs compiled before installing keep what they recorded.
+
+On a torch without pytorch/pytorch#178622 (2.11 has the bug), installing also lets
+every AOTAutograd backend (aot_eager, Inductor, ...) trace a backward that writes into
+the forward's inputs, as kernel libraries' backwards do: it applies PyTorch's own fix,
+no grad for AOTAutograd's replay of that write, around ``AotAutograd.__call__``
+(``compat/aot_autograd.py``; ``backend="tritonhost"`` applies it installed or not).
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from triton.runtime.jit import KernelInterface
 
+from tritonhost.compat.aot_autograd import replay_backward_writes, torch_replays_without_grad
 from tritonhost.launch.wrap import Launch, wrap
 
 if TYPE_CHECKING:
+    from torch._dynamo.backends.common import AotAutograd
     from torch._higher_order_ops.triton_kernel_wrap import TraceableTritonKernelWrapper
 
 _lock = threading.Lock()
@@ -67,6 +75,26 @@ def _wrapper_call(wrapper: TraceableTritonKernelWrapper, *args: Any, **kwargs: A
     return wrap(wrapper.kernel)[grid](*args, **kwargs)
 
 
+def _aot_autograd() -> type[AotAutograd] | None:
+    """The class of Dynamo's AOTAutograd backends where this torch needs the backward-write fix, else None."""
+    if torch_replays_without_grad():
+        return None
+    # Imported only on a torch without the fix (2.11, 2.12): importing Dynamo takes a second or so.
+    from torch._dynamo.backends.common import AotAutograd
+
+    return AotAutograd
+
+
+def _aot_call_replaying_backward_writes(original: Any) -> Any:
+    """``AotAutograd.__call__`` while installed: PyTorch's, tracing under :func:`replay_backward_writes`."""
+
+    def call(self: AotAutograd, graph_module: torch.fx.GraphModule, example_inputs: Any, **kwargs: Any) -> Any:
+        with replay_backward_writes():
+            return original(self, graph_module, example_inputs, **kwargs)
+
+    return call
+
+
 class Installation:
     """What :func:`install` returns: ``uninstall()`` undoes it, and it is also a context manager.
 
@@ -88,6 +116,11 @@ class Installation:
             if _installs == 0:
                 KernelInterface.__getitem__ = _originals.pop("getitem")  # type: ignore[method-assign]
                 _pytorch_wrapper().__call__ = _originals.pop("call")  # type: ignore[method-assign]
+                aot_call = _originals.pop("aot_call", None)
+                if aot_call is not None:
+                    aot_class = _aot_autograd()
+                    assert aot_class is not None  # patched at install, so this torch needs the fix
+                    aot_class.__call__ = aot_call  # type: ignore[method-assign]
                 if _originals.pop("dynamo", False):
                     from tritonhost.tracing.dynamo import route_modelled_launches
 
@@ -119,6 +152,7 @@ def install() -> Installation:
         if _installs == 0:
             # What may fail (importing Dynamo) comes first: a failed install patches nothing.
             wrapper_class = _pytorch_wrapper()
+            aot_class = _aot_autograd()
             routed = False
             if _dynamo_may_model_kernels():
                 from tritonhost.tracing.dynamo import route_modelled_launches
@@ -129,6 +163,9 @@ def install() -> Installation:
             _originals["call"] = wrapper_class.__call__
             KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
             wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
+            if aot_class is not None:
+                _originals["aot_call"] = aot_class.__call__
+                aot_class.__call__ = _aot_call_replaying_backward_writes(aot_class.__call__)  # type: ignore[method-assign]
         _installs += 1
     return Installation()
 

@@ -262,17 +262,20 @@ def _kernel_argument(ctx: Any) -> Any:
 # @triton.jit or @triton.autotune kernel (also `wrap_triton(kernel)[grid]`, which Dynamo
 # reads as the kernel itself) goes to its DynamoTritonHOPifier's call_getitem, and the
 # launch becomes PyTorch's triton_kernel_wrapper_mutation. So that install() routes these
-# launches too, for aot_eager and the other backends named below, the singleton's call_getitem is
-# replaced, on the instance, by one that traces install's own `kernel[grid]` with the
-# kernel's variable as its argument: wrap() then finds the kernel as it does for a wrap()
-# written inside a compiled region (above). Removing the instance attribute restores
-# PyTorch's method. Only the backends of ROUTED_BACKENDS are routed at the getitem: for
-# Inductor, and any other backend (which may hand the graph to Inductor), a launch on GPU
-# tensors keeps PyTorch's operator, which Inductor compiles into its own Triton code. A launch
-# with a tensor on the CPU is routed when it is called (call_triton_kernel, where the
-# arguments are known): Inductor's path would compile the kernel for the CPU, which Triton
-# cannot do ("0 compatible backends for target (cpu)"), while tritonhost's operator runs on
-# the selected backend (the interpreter) as Inductor's extern call (tracing/inductor.py).
+# launches too, for aot_eager, Inductor and the other backends named below, the singleton's
+# call_getitem is replaced, on the instance, by one that traces install's own `kernel[grid]`
+# with the kernel's variable as its argument: wrap() then finds the kernel as it does for a
+# wrap() written inside a compiled region (above). Removing the instance attribute restores
+# PyTorch's method. Only the backends of ROUTED_BACKENDS are routed at the getitem. Inductor
+# is among them: it lowers tritonhost's operator as an extern call (tracing/inductor.py), and
+# its own path for user kernels has a silent wrong answer on real libraries (an out-of-bounds
+# as_strided read, pytorch/pytorch#192219, seen on Liger-Kernel's fused_linear_cross_entropy).
+# Not Inductor with a C++ wrapper, which cannot call a Python operator, nor any backend
+# tritonhost does not know (it may need PyTorch's operator): a launch on GPU tensors keeps
+# PyTorch's operator there. A launch with a tensor on the CPU is routed when it is called
+# (call_triton_kernel, where the arguments are known): PyTorch's path would have Inductor
+# compile the kernel for the CPU, which Triton cannot do ("0 compatible backends for target
+# (cpu)"), while tritonhost's operator runs on the selected backend (the interpreter).
 # Private Dynamo API, checked against PyTorch 2.11.0 and 2.13.0:
 # torch._dynamo.variables.functions.dynamo_triton_hopifier_singleton.call_getitem(variable,
 # args) and .call_triton_kernel(variable, args, kwargs, tx), TritonKernelVariable.grid,
@@ -333,16 +336,17 @@ def _has_cpu_tensor(arguments: list[Any]) -> bool:
     return False
 
 
-#: Dynamo backends that run tritonhost's operators (they never hand the graph to Inductor).
-ROUTED_BACKENDS = frozenset({"eager", "aot_eager", "aot_eager_decomp_partition", "tritonhost"})
+#: Dynamo backends that run tritonhost's operators: those that never hand the graph to Inductor, and
+#: Inductor itself, which lowers them as extern calls (unless its wrapper is C++: see below).
+ROUTED_BACKENDS = frozenset({"eager", "aot_eager", "aot_eager_decomp_partition", "tritonhost", "inductor"})
 
 
 def _runs_tritonhost_operators(backend: Any) -> bool:
-    """Whether Dynamo's backend is one of :data:`ROUTED_BACKENDS`.
+    """Whether Dynamo's backend is one of :data:`ROUTED_BACKENDS` (Inductor: with a Python wrapper).
 
-    Any other one may be Inductor, or hand the graph to it (``compile_fx``, a custom backend):
-    launches on GPU tensors keep PyTorch's path there, which Inductor compiles into its own
-    Triton code (those on the CPU are routed when called; see :func:`route_modelled_launches`).
+    Any other one (``compile_fx`` called by a backend function, a backend of one's own) may
+    need PyTorch's operators: launches on GPU tensors keep PyTorch's path there (those on the
+    CPU are routed when called; see :func:`route_modelled_launches`).
     """
     # Dynamo wraps the backend: WrapBackendDebug (its __wrapped__) around torch.compile's
     # _TorchCompileWrapper, which names it (compiler_name); DDP puts its DDPOptimizer's
@@ -352,9 +356,21 @@ def _runs_tritonhost_operators(backend: Any) -> bool:
             return False
         name = getattr(backend, "compiler_name", None)
         if isinstance(name, str):
+            if name == "inductor":
+                return not _inductor_wrapper_is_cpp(getattr(backend, "config", None))
             return name in ROUTED_BACKENDS
         inner = getattr(backend, "__wrapped__", None)
         if inner is None:
             inner = getattr(getattr(backend, "__self__", None), "backend_compile_fn", None)
         backend = inner
     return False
+
+
+def _inductor_wrapper_is_cpp(options: Any) -> bool:
+    """Whether Inductor, given torch.compile's ``options`` (its wrapper's ``config``), writes a C++
+    wrapper, which cannot call tritonhost's Python operator."""
+    if isinstance(options, Mapping) and "cpp_wrapper" in options:
+        return bool(options["cpp_wrapper"])
+    from torch._inductor import config as inductor_config
+
+    return bool(inductor_config.cpp_wrapper)
