@@ -116,11 +116,10 @@ class Installation:
             if _installs == 0:
                 KernelInterface.__getitem__ = _originals.pop("getitem")  # type: ignore[method-assign]
                 _pytorch_wrapper().__call__ = _originals.pop("call")  # type: ignore[method-assign]
-                aot_call = _originals.pop("aot_call", None)
-                if aot_call is not None:
-                    aot_class = _aot_autograd()
-                    assert aot_class is not None  # patched at install, so this torch needs the fix
-                    aot_class.__call__ = aot_call  # type: ignore[method-assign]
+                patched_aot = _originals.pop("aot", None)
+                if patched_aot is not None:
+                    aot_class, aot_call = patched_aot
+                    aot_class.__call__ = aot_call
                 if _originals.pop("dynamo", False):
                     from tritonhost.tracing.dynamo import route_modelled_launches
 
@@ -164,7 +163,7 @@ def install() -> Installation:
             KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
             wrapper_class.__call__ = _wrapper_call  # type: ignore[assignment, method-assign]
             if aot_class is not None:
-                _originals["aot_call"] = aot_class.__call__
+                _originals["aot"] = (aot_class, aot_class.__call__)
                 aot_class.__call__ = _aot_call_replaying_backward_writes(aot_class.__call__)  # type: ignore[method-assign]
         _installs += 1
     return Installation()
