@@ -89,3 +89,22 @@ def printed(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
     mask = offs < n
     print("n is", n)
     tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) + 1, mask=mask)
+
+
+@triton.jit
+def row_sums(x_ptr, out_ptr, n_cols, BLOCK: tl.constexpr):
+    """``tl.sum`` in the input's dtype: a reduction that runs no kernel Python (NumPy's sum, bf16's own)."""
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + row * n_cols + cols, mask=cols < n_cols, other=0.0)
+    tl.store(out_ptr + row, tl.sum(x, axis=0))
+
+
+@triton.jit
+def increment_then_copy(acc_ptr, dst_ptr, n, BLOCK: tl.constexpr):
+    """``acc += 1`` in place, then a copy into ``dst``: a ``dst`` too short fails after the increment."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    incremented = tl.load(acc_ptr + offs, mask=mask) + 1
+    tl.store(acc_ptr + offs, incremented, mask=mask)
+    tl.store(dst_ptr + offs, incremented, mask=mask)

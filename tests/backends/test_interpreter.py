@@ -137,6 +137,8 @@ def test_the_language_is_patched_from_a_plan_per_interpreter_state(monkeypatch, 
     from tritonhost_interpreter import executor
 
     executor._lang_plans.clear()
+    # Replayed launches patch no language at all (batching.replay): run the Python each time.
+    monkeypatch.setenv("TRITONHOST_INTERPRETER_REPLAY", "0")
     x, out = torch.randn(64, 8), torch.empty(64)
     for batch in order:
         monkeypatch.setenv("TRITONHOST_INTERPRETER_BATCH", batch)

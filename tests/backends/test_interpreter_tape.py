@@ -5,18 +5,22 @@ them. Each test checks the result against PyTorch and against the kernel's Pytho
 every chunk (``TRITONHOST_INTERPRETER_REPLAY=0``), bit for bit, and that a replay did or did
 not happen where it must: a guard that reads another value stops the replay and the launch
 runs its Python, with its writes put back first; a recording that saw what it cannot name
-is never replayed.
+is never replayed. A replay whose operations run none of the kernel's Python patches nothing of
+Triton's (``batching.replay``); the tests count which way each launch took.
 """
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import tape_kernels as k
 import torch
+import triton
 import triton.language as tl
 
 import tritonhost
-from tritonhost_interpreter import batching, tape
+from tritonhost_interpreter import batching, plugin, tape
 
 wrap = tritonhost.wrap
 
@@ -26,6 +30,8 @@ class Replays:
 
     def __init__(self) -> None:
         self.replayed = self.recorded = self.poisoned = self.stopped = 0
+        #: Launches replayed alone (batching.replay), and launches that entered the interpreter's patches.
+        self.alone = self.interpreted = 0
 
 
 @pytest.fixture
@@ -48,7 +54,20 @@ def replays(interpreter, monkeypatch):
         seen.stopped += 1
         stopped(self, key)
 
+    alone, interpreting = batching.replay, plugin.interpreting
+
+    def counted_alone(*args):
+        peak = alone(*args)
+        seen.alone += peak is not None
+        return peak
+
+    def counted_interpreting(*args):
+        seen.interpreted += 1
+        return interpreting(*args)
+
     monkeypatch.setattr(tape.Tape, "replay", counted_replay)
+    monkeypatch.setattr(batching, "replay", counted_alone)
+    monkeypatch.setattr(plugin, "interpreting", counted_interpreting)
     monkeypatch.setattr(tape.Tapes, "keep", counted_keep)
     monkeypatch.setattr(tape.Tapes, "stopped", counted_stop)
     return seen
@@ -201,3 +220,104 @@ def test_replay_off_runs_the_kernels_python(replays, monkeypatch):
         wrap(k.add)[(8,)](x, y, out, x.numel(), BLOCK=128)
     assert replays.recorded == replays.replayed == 0
     assert torch.equal(out, x + y)
+
+
+# --- replays alone: none of the kernel's Python, nothing of Triton's patched --------------------
+
+
+def fresh(kernel):
+    """The kernel as a new JITFunction: a launcher of its own, no tape from an earlier test."""
+    return wrap(triton.jit(kernel.fn))
+
+
+def test_a_replayed_launch_patches_nothing_of_triton(replays, monkeypatch):
+    from triton.runtime import interpreter as triton_interpreter
+
+    x, y = torch.randn(4096 * 16), torch.randn(4096 * 16)
+    kernel = fresh(k.add)
+
+    def launch():
+        out = torch.empty_like(x)
+        kernel[(4096,)](x, y, out, x.numel(), BLOCK=16)
+        return out
+
+    first = launch()  # records, with the interpreter's patches
+    patched = []
+    monkeypatch.setattr(triton_interpreter, "_patch_lang", lambda fn: patched.append(fn))
+    second = launch()
+    assert (replays.alone, replays.interpreted, patched) == (1, 1, [])
+    assert torch.equal(first, x + y) and torch.equal(second, x + y)
+    monkeypatch.undo()
+    assert torch.equal(second, _python_every_chunk(monkeypatch, launch))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_sum_replays_alone_with_compiled_tritons_bf16(replays, monkeypatch, dtype):
+    # The bf16 sum (in fp32, rounded once) is a method of Triton's reduce class, which a replay
+    # alone sets too: without it the sum would add the raw 16-bit patterns.
+    x = torch.randn(256, 48).to(dtype)
+    kernel = fresh(k.row_sums)
+
+    def launch():
+        out = torch.empty(256, dtype=dtype)
+        kernel[(256,)](x, out, 48, BLOCK=64)
+        return out
+
+    launch()
+    out = launch()
+    assert replays.alone == 1
+    torch.testing.assert_close(out.float(), x.float().sum(dim=1), rtol=1e-2 if dtype == torch.bfloat16 else 1e-5,
+                               atol=3e-2 if dtype == torch.bfloat16 else 1e-5)
+    assert torch.equal(out, _python_every_chunk(monkeypatch, launch))
+
+
+def test_a_combine_function_of_the_kernels_replays_with_the_language_patched(replays, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG, logger="tritonhost.interpreter")
+    kernel = fresh(k.reductions)
+    rows, cols = 64, 48
+    x = torch.randn(rows, cols)
+    for _ in range(2):
+        sums, maxabs, cumsum = torch.empty(rows), torch.empty(rows), torch.empty(rows, cols)
+        kernel[(rows,)](x, sums, maxabs, cumsum, cols, BLOCK=64)
+    assert replays.alone == 0 and replays.interpreted == 2 and replays.replayed >= 1
+    assert "replay raised" not in caplog.text, "a replay alone was tried, and failed without the language"
+    assert torch.equal(maxabs, x.gather(1, x.abs().argmax(dim=1, keepdim=True)).squeeze(1))
+
+
+def test_a_guard_stopping_a_replay_alone_puts_back_its_stores(replays, monkeypatch):
+    kernel = fresh(k.accumulate_then_branch)
+    n = 1024
+    acc = torch.zeros(n)
+    kernel[(8,)](acc, torch.tensor([0]), n, BLOCK=128)
+    kernel[(8,)](acc, torch.tensor([0]), n, BLOCK=128)
+    assert replays.alone == 1 and torch.equal(acc, torch.full((n,), 2.0))
+    kernel[(8,)](acc, torch.tensor([1]), n, BLOCK=128)  # alone: stores +1, stops at the branch
+    assert replays.stopped == 1 and replays.alone == 1
+    assert torch.equal(acc, torch.full((n,), 30.0)), "(2 + 1) * 10: the increment applied once"
+
+
+def test_an_error_in_a_replay_alone_is_reported_as_program_by_program(replays, monkeypatch):
+    x, y = torch.randn(512), torch.randn(512)
+    kernel = fresh(k.add)
+    out = torch.zeros(512)
+    kernel[(4,)](x, y, out, 512, BLOCK=128)
+    short = torch.zeros(448)  # the last program's store runs past its end
+    with pytest.raises(tritonhost.OutOfBoundsError) as raised:
+        kernel[(4,)](x, y, short, 512, BLOCK=128)
+    assert "program id (3, 0, 0)" in str(raised.value) and "out_ptr" in str(raised.value)
+    assert torch.equal(short[:384], x[:384] + y[:384]), "programs 0 to 2 wrote, as one by one"
+    assert torch.equal(short[384:], torch.zeros(64))
+
+
+def test_an_error_in_a_replay_alone_leaves_memory_as_program_by_program(replays, monkeypatch):
+    # The replay has incremented every program's block before the last program's copy fails;
+    # that is put back, and the per-program rerun increments programs 0 to 3 once.
+    kernel = fresh(k.increment_then_copy)
+    acc = torch.zeros(512)
+    kernel[(4,)](acc, torch.zeros(512), 512, BLOCK=128)
+    short = torch.zeros(448)
+    with pytest.raises(tritonhost.OutOfBoundsError) as raised:
+        kernel[(4,)](acc, short, 512, BLOCK=128)
+    assert "program id (3, 0, 0)" in str(raised.value)
+    assert torch.equal(acc, torch.full((512,), 2.0)), "each program incremented once more, the failing one too"
+    assert torch.equal(short[:384], torch.full((384,), 2.0)) and torch.equal(short[384:], torch.zeros(64))

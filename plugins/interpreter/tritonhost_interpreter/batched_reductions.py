@@ -74,6 +74,7 @@ class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
         # log2(n) interpreted combines rather than one per element. Combine functions are
         # associative (a GPU reduces in a tree too); floats may round differently from a
         # left-to-right fold, within what reordering a sum allows.
+        tape.runs_kernel_python()
         values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
         lead = max(_lead(v) for v in values)
         values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]
@@ -119,6 +120,7 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
     def generic_scan(self, input: Any) -> list[tl.tensor]:
         # Step by step along the axis, as Triton's interpreter does, each step one NumPy
         # call over every program and every other axis.
+        tape.runs_kernel_python()
         values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
         lead = max(_lead(v) for v in values)
         values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]

@@ -26,6 +26,7 @@ launches go straight to the per-program path.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -165,10 +166,102 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     return peak or 1
 
 
+class Signature:
+    """A kernel's parameters as a launch binds them, read once: names in order, defaults, constexprs."""
+
+    def __init__(self, fn: InterpretedFunction) -> None:
+        parameters = inspect.signature(fn.fn).parameters.values()
+        self.names = tuple(p.name for p in parameters)
+        self.defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+        self.constexprs = constexpr_names(fn)
+        #: Only plain parameters bind by name alone (no ``*args``, ``**kwargs``, positional-only).
+        self.plain = all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
+
+    def bind(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The converted arguments, as :func:`run` makes them; None for any argument a replay leaves
+        to :func:`run` (a GPU tensor, a tuple, a descriptor...), or a missing one (run names it)."""
+        if not self.plain:
+            return None
+        args: dict[str, Any] = {}
+        for name in self.names:
+            value = params[name] if name in params else self.defaults.get(name, _MISSING)
+            if name in self.constexprs:
+                args[name] = value
+            elif isinstance(value, torch.Tensor):
+                if value.device.type != "cpu":
+                    return None
+                args[name] = lift(semantics.convert_argument(value))
+            elif value is None or isinstance(value, (bool, int, float)):
+                args[name] = lift(semantics.convert_argument(value))
+            else:
+                return None
+        return args
+
+
+_MISSING = object()
+
+
+def replay(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,
+           progress: Progress, peak: int | None, key: tuple[Any, ...], tapes: tape.Tapes,
+           signature: Signature) -> int | None:
+    """Run one launch by replaying its specialization's kept tape, with none of the kernel's Python.
+
+    For the launch :func:`run` would replay anyway, without what only the kernel's Python
+    and Triton's semantic layer need: the rewritten source, Triton's argument handling, its
+    language patch. The caller holds :func:`tritonhost_interpreter.executor.replaying`. Bounds
+    checks, the write journal and the builder's operations are those of :func:`run`.
+
+    Returns this launch's peak, or None where it did not run: no tape kept for the launch,
+    a tape whose operations run the kernel's Python (a reduction's combine function), an
+    argument :meth:`Signature.bind` leaves to :func:`run`; or the replay stopped (a guard read
+    otherwise; an error, which :func:`run` then meets and reports from the per-program path).
+    When it stops, what it wrote is put back first.
+    """
+    if not tape.enabled():
+        return None
+    args = signature.bind(params)
+    if args is None:
+        return None
+    found = tape_key(key, fn, args)
+    kept = tapes.find(found)
+    if not isinstance(kept, tape.Tape) or not kept.standalone:
+        return None
+    tensors = list(tensors_of(params))
+    spans = argument_spans(tensors)
+    journal = WriteJournal(spans)
+    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
+    builder = _builder
+    builder.before_access = _access_hook(builder, journal, checker)
+    builder.memory = ArgumentMemory(spans)
+    try:
+        builder.set_grid_dim(*grid)
+        for start, stop in _chunks(grid, builder, functools.partial(kept.replay, builder, args), peak):
+            progress.advance(stop - start)
+            peak = max(peak or 1, builder.peak_elements)
+    except tape.Mismatch as mismatch:
+        journal.restore()
+        tapes.stopped(found)
+        log.debug("kernel %s: replay stopped (%s); running its Python", kernel, mismatch)
+        progress.restart()
+        return None
+    except BaseException as error:
+        journal.restore()
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt
+        log.debug("kernel %s: replay raised %s; running the launch again with its Python", kernel,
+                  type(error).__name__)
+        progress.restart()
+        return None
+    finally:
+        builder.before_access = None
+        builder.memory = None
+    return peak or 1
+
+
 def tape_key(key: tuple[Any, ...], fn: InterpretedFunction, args: dict[str, Any]) -> tuple[Any, ...]:
     """What a tape is kept under: the specialization key, the converted arguments' types, the globals read."""
     types = tuple((name, str(value.type)) if isinstance(value, tl.core.tensor) else (name, type(value).__name__)
-                  for name, value in args.items())
+                  for name, value in sorted(args.items(), key=lambda item: item[0]))
     return key, types, globals_key(fn)
 
 

@@ -22,7 +22,6 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 import triton.language as tl
 from torch._subclasses.fake_tensor import FakeTensor
@@ -240,20 +239,6 @@ def _libdevice() -> Replacements:
     return Replacements()
 
 
-def _convert_argument(arg: Any) -> Any:
-    # The compiled kernel sees a Python float as an fp32 scalar; Triton's interpreter
-    # passes the float itself, so `eps.to(tl.float32)` fails there. Give it the fp32
-    # scalar. Bools become int1 scalars (Triton 3.6's interpreter stores them as int32).
-    if isinstance(arg, bool):
-        return tl.tensor(TensorHandle(np.array([arg], dtype=np.bool_), tl.int1), tl.int1)
-    if isinstance(arg, float):
-        return tl.tensor(TensorHandle(np.array([arg], dtype=np.float32), tl.float32), tl.float32)
-    return _original_convert(arg)
-
-
-_original_convert = triton_interpreter._implicit_cvt
-
-
 @contextlib.contextmanager
 def interpreting(
     fn: Callable[..., Any], kernel: str | None = None, grid: tuple[int, int, int] | None = None
@@ -274,7 +259,7 @@ def interpreting(
         try:
             patches.set_attr(JITFunction, "__call__", _call_helper)
             patches.set_attr(triton_interpreter, "_patch_lang_tensor", _patch_tensor_methods)
-            patches.set_attr(triton_interpreter, "_implicit_cvt", _convert_argument)
+            patches.set_attr(triton_interpreter, "_implicit_cvt", semantics.convert_argument)
             patches.set_attr(triton_interpreter, "_patch_lang", _planned_patch_lang)
             for module, originals, stand_ins in _libdevice().modules:
                 patches.update(vars(module), stand_ins, originals)
@@ -284,13 +269,13 @@ def interpreting(
             # Triton's own interpreter rewrites.
             patches.set_attr(triton_interpreter.FunctionRewriter, "ast_transformer", _loops)
             patches.set_attr(InterpretedFunction, "rewritten_fn", _rewritten)
+            # The batched builder has them for good (below).
             builder = triton_interpreter.interpreter_builder
-            for each in (builder, batching.builder()):
-                for owner, name, replacement in _semantics(each):
-                    if owner is each:
-                        patches.set_instance_attr(each, name, replacement)
-                    else:
-                        patches.set_attr(owner, name, replacement)
+            for owner, name, replacement in _semantics(builder):
+                if owner is builder:
+                    patches.set_instance_attr(builder, name, replacement)
+                else:
+                    patches.set_attr(owner, name, replacement)
             if kernel is not None and bounds.enabled():
                 _bounds_kernel = kernel
                 _check_accesses(patches, builder)
@@ -307,6 +292,45 @@ def interpreting(
             _checker.clear()
 
 
+@contextlib.contextmanager
+def replaying(kernel: str, grid: tuple[int, int, int]) -> Iterator[progress.Progress]:
+    """What a batched launch replayed from its tape needs (:func:`batching.replay`): the interpreter's
+    lock, and compiled Triton's semantics on the classes the batched builder shares with Triton's.
+
+    A replay runs none of the kernel's Python and none of Triton's semantic layer, only the
+    batched builder's operations, the reductions and scans, libdevice on NumPy and loop
+    indices. So the rest of :func:`interpreting`'s patches (about 130 attributes, and
+    Triton's language patch of about 200 more) are not made: they were two fifths of a small
+    launch. The batched builder keeps its own semantics for good (below); the bf16 sums,
+    scans and atomics are methods of Triton's classes, set here. The progress of a slow
+    launch is what the block receives.
+    """
+    with _lock:
+        patches = _Patches()
+        try:
+            builder = triton_interpreter.interpreter_builder
+            for owner, name, replacement in _semantics(builder):
+                if owner is not builder:
+                    patches.set_attr(owner, name, replacement)
+            shown = progress.Progress(kernel, grid)
+            patches.on_restore(shown.close)
+            yield shown
+        finally:
+            patches.restore()
+
+
+def _keep_batched_semantics() -> None:
+    # The batched builder is this backend's own, called by nothing else: compiled Triton's
+    # semantics (int1 comparisons, bf16 arithmetic) stay on it rather than being set per launch.
+    builder = batching.builder()
+    for owner, name, replacement in _semantics(builder):
+        assert owner is builder
+        setattr(builder, name, replacement)
+
+
+_keep_batched_semantics()
+
+
 # --- bounds checks ------------------------------------------------------------------------------
 # The launch's checker is made from the host arguments the interpreter hands the kernel (a
 # pre-run hook: CUDA tensors are copies on the host by then), and consulted by the builder's
@@ -320,6 +344,11 @@ def add_bounds_hook(fn: InterpretedFunction) -> None:
     """Have launches of ``fn`` record their host arguments for the bounds checks (once per function)."""
     if _record_host_arguments not in fn.pre_run_hooks:
         fn.add_pre_run_hook(_record_host_arguments)
+
+
+def only_bounds_hook(fn: InterpretedFunction) -> bool:
+    """Whether ``fn`` has no pre-run hook but the bounds checks' (which a batched launch does not need)."""
+    return all(hook is _record_host_arguments for hook in fn.pre_run_hooks)
 
 
 def _record_host_arguments(*args: Any, **kwargs: Any) -> None:

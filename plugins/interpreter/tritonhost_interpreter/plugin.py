@@ -31,7 +31,14 @@ from tritonhost.plugin_api import (
     stable_descriptor,
 )
 from tritonhost_interpreter import batching, tape
-from tritonhost_interpreter.executor import add_bounds_hook, check_tensors, interpreted, interpreting
+from tritonhost_interpreter.executor import (
+    add_bounds_hook,
+    check_tensors,
+    interpreted,
+    interpreting,
+    only_bounds_hook,
+    replaying,
+)
 from tritonhost_interpreter.progress import Progress, warn_if_large
 
 NAME = "interpreter"
@@ -54,7 +61,7 @@ class InterpreterLauncher:
     means, it runs them one by one, and remembers that for the kernel's specialization.
     """
 
-    __slots__ = ("_constexprs", "_peaks", "_per_program", "fn", "name", "tapes")
+    __slots__ = ("_constexprs", "_peaks", "_per_program", "_signature", "fn", "name", "tapes")
 
     def __init__(self, kernel: Any) -> None:
         self.fn = interpreted(kernel)
@@ -68,12 +75,15 @@ class InterpreterLauncher:
         self._peaks: dict[tuple[Any, ...], int] = {}
         #: Each specialization's recorded operations, replayed by later chunks and launches.
         self.tapes = tape.Tapes()
+        self._signature: batching.Signature | None = None
 
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
         batched = batching.enabled()
         warn_if_large(self.name, grid, batched=batched)
+        if batched and self._replayed(grid, params):
+            return
         with interpreting(self.fn.fn, self.name, grid) as shown:
             try:
                 if batched and self._run_batched(grid, params, shown):
@@ -84,6 +94,23 @@ class InterpreterLauncher:
                 if isinstance(error.__cause__, OutOfBoundsError):
                     raise error.__cause__.with_traceback(None) from None
                 raise
+
+    def _replayed(self, grid: Grid3, params: dict[str, Any]) -> bool:
+        """Whether the launch ran by replaying its tape alone (:func:`batching.replay`); if not, nothing it wrote is left."""
+        if not only_bounds_hook(self.fn):
+            return False
+        key = batching.specialization_key(self._constexprs, params)
+        if key in self._per_program:
+            return False
+        if self._signature is None:
+            self._signature = batching.Signature(self.fn)
+        with replaying(self.name, grid) as shown:
+            peak = batching.replay(self.fn, grid, params, self.name, shown, self._peaks.get(key), key, self.tapes,
+                                   self._signature)
+        if peak is None:
+            return False
+        self._peaks[key] = peak
+        return True
 
     def _run_batched(self, grid: Grid3, params: dict[str, Any], shown: Progress | None) -> bool:
         """Whether the launch ran as batches; if not, nothing it wrote is left."""

@@ -1,11 +1,13 @@
 """Where Triton's interpreter departs from compiled Triton, put right for a launch.
 
-Two idioms real kernel libraries rely on (bf16 arithmetic is the third, in
+Idioms real kernel libraries rely on (bf16 arithmetic is the third, in
 :mod:`tritonhost_interpreter.bfloat16`):
 
 - **A comparison gives int1.** The interpreter labels ``a < b`` with the
   operands' dtype (int64, say) while its data is boolean, so combining it with a
   block mask by ``&`` fails later with "mask has unsupported dtype".
+- **A scalar argument is typed as the compiled kernel sees it.** A Python float is an
+  fp32 scalar, a bool an int1 scalar (:func:`convert_argument`).
 - **A loop index is a tensor.** In a compiled kernel, the index of a ``range`` or
   ``tl.range`` loop is an i32 scalar tensor (i64 when the bounds need it), so
   ``i_t.to(tl.int64)`` works; the interpreter gives a Python int, and it fails
@@ -44,6 +46,23 @@ def _as_int1(original: Callable[..., TensorHandle]) -> Callable[..., TensorHandl
 def comparison_operations(builder: Any) -> dict[str, Callable[..., TensorHandle]]:
     """The builder's comparisons, giving int1 as compiled Triton does."""
     return {name: _as_int1(getattr(builder, name)) for name in COMPARISONS if hasattr(builder, name)}
+
+
+def convert_argument(arg: Any) -> Any:
+    """A kernel argument as the interpreted kernel receives it: Triton's conversion, scalars typed as when compiled.
+
+    The compiled kernel sees a Python float as an fp32 scalar; Triton's interpreter passes
+    the float itself, so ``eps.to(tl.float32)`` fails there. Bools become int1 scalars
+    (Triton 3.6's interpreter stores them as int32).
+    """
+    if isinstance(arg, bool):
+        return tl.tensor(TensorHandle(np.array([arg], dtype=np.bool_), tl.int1), tl.int1)
+    if isinstance(arg, float):
+        return tl.tensor(TensorHandle(np.array([arg], dtype=np.float32), tl.float32), tl.float32)
+    return _triton_convert(arg)
+
+
+_triton_convert = triton_interpreter._implicit_cvt
 
 
 def index_type(values: Sequence[int]) -> tuple[Any, Any]:

@@ -96,11 +96,18 @@ class _Result:
 
 
 class Tape:
-    """One specialization's recorded operations, replayed chunk by chunk."""
+    """One specialization's recorded operations, replayed chunk by chunk.
 
-    def __init__(self, inputs: list[tuple[str, int]], steps: list[tuple[str, Any]], slots: int) -> None:
+    ``standalone`` says whether the operations run none of the kernel's Python (a
+    reduction's own combine function does): then a replay needs neither Triton's
+    language patched nor the kernel's globals routed (:func:`tritonhost_interpreter.batching.replay`).
+    """
+
+    def __init__(self, inputs: list[tuple[str, int]], steps: list[tuple[str, Any]], slots: int,
+                 standalone: bool = False) -> None:
         self._inputs = inputs
         self._slots = slots
+        self.standalone = standalone
         # Each value is dropped after the last step that uses it, as the kernel's Python drops
         # it when it goes out of scope: a launch's large arrays are not all held to its end.
         last: dict[int, int] = {}
@@ -243,6 +250,16 @@ def call(function: Callable[..., Any], *args: Any) -> Any:
     return recorder.operation(None, function, args, {})
 
 
+def runs_kernel_python() -> None:
+    """Say that an operation being performed runs the kernel's Python (a reduction's combine function).
+
+    The tape being recorded, if any, then needs Triton's language patched to replay.
+    """
+    recorder = _recording
+    if recorder is not None:
+        recorder.runs_python = True
+
+
 def guarded(read: Callable[[Any], Any], tensor: Any) -> Any:
     """``read(tensor)``, a value Python decides on, recorded as a guard if a tape is being recorded."""
     recorder = _recording
@@ -262,6 +279,8 @@ class Recorder:
         self.builder = builder
         self.depth = 0
         self.poisoned: str | None = None
+        #: Whether an operation ran the kernel's Python (:func:`runs_kernel_python`).
+        self.runs_python = False
         self._guarding = 0
         self._steps: list[tuple[str, Any]] = []
         self._inputs: list[tuple[str, int]] = []
@@ -281,7 +300,7 @@ class Recorder:
     def tape(self) -> Tape | None:
         if self.poisoned is not None:
             return None
-        return Tape(self._inputs, self._steps, len(self._kept))
+        return Tape(self._inputs, self._steps, len(self._kept), standalone=not self.runs_python)
 
     # --- entering and leaving -----------------------------------------------------------------
 
