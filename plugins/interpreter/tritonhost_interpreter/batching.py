@@ -118,13 +118,9 @@ def run(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, A
     _, host = executor._init_args_hst((), kwargs)
     for hook in fn.pre_run_hooks:
         hook(**host)
-    tensors = list(tensors_of(host))
-    spans = argument_spans(tensors)  # on a GPU machine these are the host copies
-    journal = WriteJournal(spans)
-    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
+    tensors = list(tensors_of(host))  # on a GPU machine these are the host copies
     builder = _builder
-    builder.before_access = _access_hook(builder, journal, checker)
-    builder.memory = ArgumentMemory(spans)
+    journal = _attach(builder, kernel, tensors)
     mismatch: tape.Mismatch | None = None
     try:
         with _batched_language(builder):
@@ -226,13 +222,8 @@ def replay(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str
     kept = tapes.find(found)
     if not isinstance(kept, tape.Tape) or not kept.standalone:
         return None
-    tensors = list(tensors_of(params))
-    spans = argument_spans(tensors)
-    journal = WriteJournal(spans)
-    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
     builder = _builder
-    builder.before_access = _access_hook(builder, journal, checker)
-    builder.memory = ArgumentMemory(spans)
+    journal = _attach(builder, kernel, list(tensors_of(params)))
     try:
         builder.set_grid_dim(*grid)
         for start, stop in _chunks(grid, builder, functools.partial(kept.replay, builder, args), peak):
@@ -325,6 +316,16 @@ def _find(error: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__ or seen.__context__
     return error
+
+
+def _attach(builder: BatchedBuilder, kernel: str, tensors: list[tuple[str, torch.Tensor]]) -> WriteJournal:
+    """Give ``builder`` the launch's argument memory and bounds checks; returns the launch's write journal."""
+    spans = argument_spans(tensors)
+    journal = WriteJournal(spans)
+    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
+    builder.before_access = _access_hook(builder, journal, checker)
+    builder.memory = ArgumentMemory(spans)
+    return journal
 
 
 def _access_hook(builder: BatchedBuilder, journal: WriteJournal, checker: bounds.BoundsChecker | None) -> Any:
