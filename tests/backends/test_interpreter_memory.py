@@ -75,3 +75,27 @@ def test_a_view_reaches_only_its_own_elements():
     f32 = np.dtype(np.float32)
     np.testing.assert_array_equal(memory.load(_addresses(view, [0, 3]), np.ones(2, bool), np.zeros(2, f32), f32), [2, 5])
     assert memory.load(_addresses(view, [4]), np.ones(1, bool), np.zeros(1, f32), f32) is None  # base[6]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.arange(24, dtype=torch.float32),
+        lambda: torch.arange(24, dtype=torch.float32).reshape(4, 6),
+        lambda: torch.arange(24, dtype=torch.float32).reshape(4, 6)[:, 1:4],
+        lambda: torch.arange(24, dtype=torch.float32).reshape(4, 6).t(),
+        lambda: torch.arange(24, dtype=torch.float32).flip(0),
+        lambda: torch.arange(24, dtype=torch.int16).reshape(2, 3, 4).permute(2, 0, 1),
+    ],
+    ids=["flat", "matrix", "columns", "transposed", "flipped", "permuted"],
+)
+def test_an_extent_spans_exactly_the_elements_of_the_view(make):
+    # Extent.of takes a short cut for contiguous tensors; both ways must give the bytes the elements span.
+    from tritonhost_interpreter.bounds import Extent
+
+    tensor = make()
+    extent = Extent.of("t", tensor)
+    size = tensor.element_size()
+    offsets = [sum(i * s for i, s in zip(index, tensor.stride())) for index in np.ndindex(*tensor.shape)]
+    assert extent.low == tensor.data_ptr() + min(offsets) * size
+    assert extent.high == tensor.data_ptr() + (max(offsets) + 1) * size

@@ -321,3 +321,34 @@ def test_an_error_in_a_replay_alone_leaves_memory_as_program_by_program(replays,
     assert "program id (3, 0, 0)" in str(raised.value)
     assert torch.equal(acc, torch.full((512,), 2.0)), "each program incremented once more, the failing one too"
     assert torch.equal(short[:384], torch.full((384,), 2.0)) and torch.equal(short[384:], torch.zeros(64))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.int64, torch.int8, torch.bool,
+                                   torch.uint8])
+def test_a_replay_binds_a_tensor_as_triton_converts_it(dtype):
+    # Signature.bind keeps each dtype's pointer type after its first conversion; later binds must match it.
+    from tritonhost_interpreter import batching, semantics
+    from tritonhost_interpreter.batched_python import lift
+
+    for tensor in (torch.zeros(4, dtype=dtype), torch.zeros(8, dtype=dtype)[2:]):
+        for _ in range(2):  # first conversion, then the kept type
+            made, expected = batching._pointer(tensor), lift(semantics.convert_argument(tensor))
+            assert made.type == expected.type and made.handle.dtype == expected.handle.dtype
+            assert made.handle.data.dtype == expected.handle.data.dtype
+            assert made.handle.data.shape == expected.handle.data.shape
+            assert (made.handle.data == expected.handle.data).all()
+
+
+def test_the_builder_keeps_values_in_the_dtypes_triton_does():
+    import triton.language as tl
+    from triton.runtime import interpreter as triton_interpreter
+
+    from tritonhost_interpreter.batched import _np_dtype
+
+    scalars = [tl.int1, tl.int8, tl.uint8, tl.int16, tl.uint16, tl.int32, tl.uint32, tl.int64, tl.uint64, tl.float16,
+               tl.bfloat16, tl.float32, tl.float64, tl.float8e5, tl.float8e4nv]
+    types = [*scalars, *(tl.pointer_type(t) for t in scalars), *(tl.block_type(t, [4, 2]) for t in scalars),
+             tl.block_type(tl.pointer_type(tl.float32), [8])]
+    for _ in range(2):  # found, then remembered
+        for t in types:
+            assert _np_dtype(t) == triton_interpreter._get_np_dtype(t), t

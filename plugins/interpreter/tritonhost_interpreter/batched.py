@@ -41,7 +41,23 @@ from tritonhost_interpreter import separable
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
 
-_np_dtype = triton_interpreter._get_np_dtype
+_UINT64 = np.dtype(np.uint64)
+_NP_DTYPES: dict[Any, np.dtype] = {}
+
+
+def _np_dtype(tt_dtype: Any) -> np.dtype:
+    """The NumPy dtype the interpreter keeps a Triton type's values in, as Triton's ``_get_np_dtype`` says.
+
+    Remembered per scalar type: Triton's builds its table anew on each call, a few
+    microseconds that a batched load, splat or cast paid every time.
+    """
+    scalar = tt_dtype.element_ty if isinstance(tt_dtype, tl.block_type) else tt_dtype
+    if isinstance(scalar, tl.pointer_type):  # unhashable, and always addresses
+        return _UINT64
+    found = _NP_DTYPES.get(scalar)
+    if found is None:
+        found = _NP_DTYPES[scalar] = triton_interpreter._get_np_dtype(scalar)
+    return found
 
 #: An access's addresses, or a function making them (separable pointers are made dense only if asked).
 Addresses = np.ndarray | Callable[[], np.ndarray]

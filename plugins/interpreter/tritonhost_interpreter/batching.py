@@ -38,7 +38,7 @@ import torch
 import triton.language as tl
 from triton.language.semantic import TritonSemantic
 from triton.runtime import interpreter as triton_interpreter
-from triton.runtime.interpreter import GridExecutor, InterpretedFunction
+from triton.runtime.interpreter import GridExecutor, InterpretedFunction, TensorHandle
 
 from tritonhost.plugin_api import OutOfBoundsError, globals_key, tensors_of
 from tritonhost_interpreter import bounds, semantics, tape
@@ -186,7 +186,7 @@ class Signature:
             elif isinstance(value, torch.Tensor):
                 if value.device.type != "cpu":
                     return None
-                args[name] = lift(semantics.convert_argument(value))
+                args[name] = _pointer(value)
             elif value is None or isinstance(value, (bool, int, float)):
                 args[name] = lift(semantics.convert_argument(value))
             else:
@@ -195,6 +195,18 @@ class Signature:
 
 
 _MISSING = object()
+#: The pointer type of a tensor argument, by its dtype (what Triton's conversion gives it).
+_POINTER_TYPES: dict[torch.dtype, Any] = {}
+
+
+def _pointer(tensor: torch.Tensor) -> tl.core.tensor:
+    """``lift(semantics.convert_argument(tensor))`` for a CPU tensor, with its type found once per dtype."""
+    pointer_type = _POINTER_TYPES.get(tensor.dtype)
+    if pointer_type is None:
+        converted = lift(semantics.convert_argument(tensor))
+        _POINTER_TYPES[tensor.dtype] = converted.type
+        return converted
+    return tl.core.tensor(TensorHandle(np.array([[tensor.data_ptr()]], dtype=np.uint64), pointer_type), pointer_type)
 
 
 def replay(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,
@@ -320,9 +332,10 @@ def _find(error: BaseException) -> BaseException:
 
 def _attach(builder: BatchedBuilder, kernel: str, tensors: list[tuple[str, torch.Tensor]]) -> WriteJournal:
     """Give ``builder`` the launch's argument memory and bounds checks; returns the launch's write journal."""
-    spans = argument_spans(tensors)
+    extents = bounds.extents_of(tensors)
+    spans = argument_spans(tensors, extents)
     journal = WriteJournal(spans)
-    checker = bounds.BoundsChecker(kernel, tensors) if bounds.enabled() else None
+    checker = bounds.BoundsChecker(kernel, tensors, extents) if bounds.enabled() else None
     builder.before_access = _access_hook(builder, journal, checker)
     builder.memory = ArgumentMemory(spans)
     return journal

@@ -54,9 +54,12 @@ class Extent:
         if tensor.numel() == 0:
             return None
         size = tensor.element_size()
-        below = sum(min(0, (n - 1) * s) for n, s in zip(tensor.shape, tensor.stride()))
-        above = sum(max(0, (n - 1) * s) for n, s in zip(tensor.shape, tensor.stride()))
         start = tensor.data_ptr()
+        if tensor.is_contiguous():  # the usual argument: its elements, end to end
+            below, above = 0, tensor.numel() - 1
+        else:
+            below = sum(min(0, (n - 1) * s) for n, s in zip(tensor.shape, tensor.stride()))
+            above = sum(max(0, (n - 1) * s) for n, s in zip(tensor.shape, tensor.stride()))
         return cls(
             name=name,
             start=start,
@@ -71,6 +74,11 @@ class Extent:
         if address < self.low:
             return self.low - address
         return max(0, address - self.high + 1)
+
+
+def extents_of(tensors: Iterable[tuple[str, torch.Tensor]]) -> list[Extent | None]:
+    """Each tensor's :class:`Extent` (None for an empty one), in order."""
+    return [Extent.of(name, tensor) for name, tensor in tensors]
 
 
 def active_span(addresses: np.ndarray, mask: np.ndarray | None) -> tuple[int, int] | None:
@@ -91,9 +99,11 @@ def active_span(addresses: np.ndarray, mask: np.ndarray | None) -> tuple[int, in
 class BoundsChecker:
     """The memory one launch may touch, and the check of one memory operation against it."""
 
-    def __init__(self, kernel: str, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+    def __init__(self, kernel: str, tensors: Iterable[tuple[str, torch.Tensor]],
+                 extents: list[Extent | None] | None = None) -> None:
+        """``extents``, if given, are :func:`extents_of` ``tensors`` (made once for a launch's other uses)."""
         self.kernel = kernel
-        self.extents = [e for e in (Extent.of(name, t) for name, t in tensors) if e is not None]
+        self.extents = [e for e in (extents_of(tensors) if extents is None else extents) if e is not None]
         merged: list[list[int]] = []
         for low, high in sorted((e.low, e.high) for e in self.extents):
             if merged and low <= merged[-1][1]:

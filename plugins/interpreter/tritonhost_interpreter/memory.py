@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from tritonhost_interpreter import separable
-from tritonhost_interpreter.bounds import Extent, active_span
+from tritonhost_interpreter.bounds import Extent, active_span, extents_of
 
 # A scatter checks distinct addresses with a bitmap of the argument's elements when
 # the argument has at most this many elements per stored lane; past that, with a sort.
@@ -39,11 +39,15 @@ _BITMAP_RATIO = 8
 Span = tuple[int, int, torch.Tensor]
 
 
-def argument_spans(tensors: Iterable[tuple[str, torch.Tensor]]) -> list[Span]:
-    """The bytes each CPU tensor argument spans, as the kernel was given it (a view's elements)."""
+def argument_spans(tensors: Iterable[tuple[str, torch.Tensor]],
+                   extents: Iterable[Extent | None] | None = None) -> list[Span]:
+    """The bytes each CPU tensor argument spans, as the kernel was given it (a view's elements).
+
+    ``extents``, if given, are :func:`~tritonhost_interpreter.bounds.extents_of` ``tensors``.
+    """
+    tensors = list(tensors)
     spans = []
-    for name, tensor in tensors:
-        extent = Extent.of(name, tensor)
+    for (name, tensor), extent in zip(tensors, extents_of(tensors) if extents is None else extents):
         if extent is not None and tensor.device.type == "cpu":
             spans.append((extent.low, extent.high, argument_bytes(tensor, extent.low, extent.high)))
     return spans

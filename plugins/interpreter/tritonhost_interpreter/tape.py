@@ -117,7 +117,7 @@ class Tape:
         dying: list[list[int]] = [[] for _ in steps]
         for index, number in last.items():
             dying[number].append(index)
-        self._steps = [(kind, step, tuple(dead)) for (kind, step), dead in zip(steps, dying)]
+        self._steps = [(*_compiled(kind, step), tuple(dead)) for (kind, step), dead in zip(steps, dying)]
 
     def replay(self, builder: Any, args: Mapping[str, Any]) -> None:
         """Perform the recorded operations on ``args`` (the kernel's converted arguments); may raise :class:`Mismatch`."""
@@ -125,7 +125,18 @@ class Tape:
         for name, index in self._inputs:
             slots[index] = args[name].handle
         for kind, step, dead in self._steps:
-            if kind == "call":
+            if kind == "flat":
+                name, function, arguments, keywords, result, plain = step
+                filled = list(arguments)
+                for position, template in plain:
+                    filled[position] = (slots[template.index] if type(template) is _Slot
+                                        else tl.core.tensor(slots[template.index], template.type))
+                made = (getattr(builder, name) if name is not None else function)(*filled, **keywords)
+                if type(result) is _Slot and isinstance(made, TensorHandle):
+                    slots[result.index] = made
+                else:
+                    _bind(result, made, slots)
+            elif kind == "call":
                 name, function, arguments, keywords, result, plain = step
                 target = getattr(builder, name) if name is not None else function
                 if plain:
@@ -140,6 +151,24 @@ class Tape:
                     raise Mismatch(f"a value Python decides on read {value!r} when recorded and {now!r} now")
             for index in dead:
                 slots[index] = None
+
+
+def _compiled(kind: str, step: Any) -> tuple[str, Any]:
+    """A step as replay runs it: a call whose values are all top-level positional arguments is ``"flat"``.
+
+    Replay fills such a call's arguments by position, without walking the templates
+    (:func:`_fill`): its last field, ``plain`` otherwise, becomes the positions to fill
+    and their templates.
+    """
+    if kind != "call":
+        return kind, step
+    name, function, arguments, keywords, result, plain = step
+    if plain or _holds_values(keywords) or not isinstance(arguments, tuple):
+        return kind, step
+    if any(isinstance(item, (tuple, list, dict)) and _holds_values(item) for item in arguments):
+        return kind, step
+    fills = tuple((position, item) for position, item in enumerate(arguments) if isinstance(item, (_Slot, _Tensor)))
+    return "flat", (name, function, arguments, keywords, result, fills)
 
 
 def _used(step: Any) -> list[int]:
