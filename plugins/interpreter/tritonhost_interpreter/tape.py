@@ -126,9 +126,9 @@ class Tape:
             slots[index] = args[name].handle
         for kind, step, dead in self._steps:
             if kind == "flat":
-                name, function, arguments, keywords, result, plain = step
+                name, function, arguments, keywords, result, fills = step
                 filled = list(arguments)
-                for position, template in plain:
+                for position, template in fills:
                     filled[position] = (slots[template.index] if type(template) is _Slot
                                         else tl.core.tensor(slots[template.index], template.type))
                 made = (getattr(builder, name) if name is not None else function)(*filled, **keywords)
