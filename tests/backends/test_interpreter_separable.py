@@ -35,9 +35,9 @@ def accesses(interpreter, monkeypatch):
     seen = Accesses()
     load, store = ArgumentMemory.load_separable, ArgumentMemory.store_separable
 
-    def counted_load(self, *args):
+    def counted_load(self, *args, **kwargs):
         seen.loads += 1
-        result = load(self, *args)
+        result = load(self, *args, **kwargs)
         seen.taken += result is not None
         return result
 

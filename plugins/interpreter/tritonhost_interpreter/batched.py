@@ -40,6 +40,7 @@ from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 from tritonhost_interpreter import separable
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
+from tritonhost_interpreter.tape import ViewConflict
 
 _UINT64 = np.dtype(np.uint64)
 _NP_DTYPES: dict[Any, np.dtype] = {}
@@ -139,6 +140,16 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.memory: ArgumentMemory | None = None
         #: The largest per-program block seen, in elements (to size the next chunk).
         self.peak_elements = 1
+        #: Whether a load through a strided view may return the view itself, not a copy (a replay
+        #: sets it: :class:`tritonhost_interpreter.tape.Tape`). Its value must not change while
+        #: the chunk can still read it, so each such view's byte span is kept for the chunk, and
+        #: a write that reaches one stops the replay (:class:`ViewConflict`).
+        self.view_loads = False
+        self._viewed: list[tuple[int, int]] = []
+        #: Set by the replay with views on: whether a value the chunk still reads after the
+        #: running step lies in the byte range [low, high). A write to a viewed span is let
+        #: through where none does (an in-place kernel's load, dead by its store).
+        self.still_read: Callable[[int, int], bool] | None = None
 
     # --- the chunk ---------------------------------------------------------------------------
 
@@ -154,6 +165,7 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         linear = np.arange(start, stop, dtype=np.int64)
         ids = [linear // (ny * nz), (linear // nz) % ny, linear % nz]
         self.batch = stop - start
+        self._viewed.clear()  # the last chunk's values are gone
         # An id equal across the chunk stays one value, so what follows from it is computed once.
         self._program_ids = [
             (i[:1] if i[0] == i[-1] else i).astype(np.int32).reshape(-1, 1) for i in ids
@@ -281,8 +293,14 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         if span == "unknown":
             assert not callable(pointers)
             span = active_span(pointers, mask)
+        size = max(1, int(item_type.primitive_bitwidth) // 8)
+        if self._viewed and access != "load" and span is not None:
+            low, high = span[0], span[1] + size
+            if any(start < high and low < stop for start, stop in self._viewed) and (
+                    self.still_read is None or self.still_read(low, high)):
+                raise ViewConflict(f"a {access} reaches memory that a value of the chunk, loaded as a view, still shows")
         if self.before_access is not None:
-            self.before_access(access, pointers, mask, max(1, int(item_type.primitive_bitwidth) // 8), span)
+            self.before_access(access, pointers, mask, size, span)
         return span
 
     def _separable_access(self, ptrs: TensorHandle, mask: TensorHandle) -> tuple[
@@ -315,18 +333,21 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
             self._seen(ptrs.shape[1:])
             self._check("load", lambda: ptrs.data, None, element, reached)
             assert self.memory is not None
-            loaded = self.memory.load_separable(split, ptrs.shape, dtype, reached)
+            loaded = self.memory.load_separable(split, ptrs.shape, dtype, reached, copy=not self.view_loads)
             if loaded is not None:
-                return _handle(loaded, element)
+                values, viewed = loaded
+                if viewed:
+                    self._viewed.append((reached[0], reached[1] + dtype.itemsize))
+                return _handle(values, element)
         other_data = np.zeros((1,) * ptrs.data.ndim, dtype=dtype) if other is None else other.data
         pointers, active, fill = _common(ptrs.data, mask.data, other_data)
         self._seen(pointers.shape[1:])
         span = self._check("load", pointers, active, element)
         fill = fill.astype(dtype, copy=False)
         if self.memory is not None and span is not None:
-            loaded = self.memory.load(pointers, active.astype(bool, copy=False), fill, dtype, span)
-            if loaded is not None:
-                return _handle(loaded, element)
+            gathered = self.memory.load(pointers, active.astype(bool, copy=False), fill, dtype, span)
+            if gathered is not None:
+                return _handle(gathered, element)
         return _handle(triton_interpreter._interpreter.load(pointers, active, fill, dtype), element)
 
     def create_masked_store(self, ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any) -> None:

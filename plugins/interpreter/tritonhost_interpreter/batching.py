@@ -243,7 +243,8 @@ def replay(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str
             peak = max(peak or 1, builder.peak_elements)
     except tape.Mismatch as mismatch:
         journal.restore()
-        tapes.stopped(found)
+        if not isinstance(mismatch, tape.ViewConflict):  # the tape itself still holds
+            tapes.stopped(found)
         log.debug("kernel %s: replay stopped (%s); running its Python", kernel, mismatch)
         progress.restart()
         return None
@@ -281,8 +282,9 @@ def _chunk_runner(kernel: Any, builder: BatchedBuilder, args: dict[str, Any], fn
         if isinstance(kept, tape.Tape):
             try:
                 kept.replay(builder, args)
-            except tape.Mismatch:
-                tapes.stopped(found)
+            except tape.Mismatch as mismatch:
+                if not isinstance(mismatch, tape.ViewConflict):
+                    tapes.stopped(found)
                 raise
         elif kept is tape.RECORD:
             with tape.Recorder(builder, args) as recorder:

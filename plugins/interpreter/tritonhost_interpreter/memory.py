@@ -100,19 +100,21 @@ class ArgumentMemory:
         return True
 
     def load_separable(self, split: separable.Parts, shape: tuple[int, ...], dtype: np.dtype,
-                       span: tuple[int, int]) -> np.ndarray | None:
+                       span: tuple[int, int], copy: bool = True) -> tuple[np.ndarray, bool] | None:
         """Every lane's value through separable pointers (all active), or None to load them densely.
 
-        ``span`` is :func:`separable.address_span` of ``split``; the result has ``shape``.
+        ``span`` is :func:`separable.address_span` of ``split``; the values have ``shape``.
+        Returns them and whether they are a read-only view of the argument's memory, which
+        later stores would show through: never so unless ``copy`` is False.
         """
         found = self._separable(split, shape, np.dtype(dtype), span)
         if found is None:
             return None
         view, strided, index = found
         if strided is not None:
-            return np.array(strided)  # a copy: later stores must not show through
+            return (strided, True) if not copy else (np.array(strided), False)
         assert index is not None
-        return view[index]
+        return view[index], False
 
     def store_separable(self, split: separable.Parts, shape: tuple[int, ...], values: np.ndarray,
                         span: tuple[int, int]) -> bool:

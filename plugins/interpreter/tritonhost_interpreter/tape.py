@@ -64,6 +64,13 @@ class Mismatch(Exception):
     """A replay met what the recording did not: a guard read another value, an operation gave another kind of result."""
 
 
+class ViewConflict(Mismatch):
+    """A write of a replay reached memory that a load of the same chunk returned as a view, not a copy.
+
+    The tape then loads copies for good (:attr:`Tape.views`); the launch runs again.
+    """
+
+
 # --- what a tape holds -------------------------------------------------------------------------
 
 
@@ -108,6 +115,10 @@ class Tape:
         self._inputs = inputs
         self._slots = slots
         self.standalone = standalone
+        #: Whether replay lets loads return read-only views of argument memory, sparing a copy
+        #: of every full block loaded. Cleared for good when a write meets such a view (an
+        #: in-place kernel): :class:`ViewConflict`.
+        self.views = True
         # Each value is dropped after the last step that uses it, as the kernel's Python drops
         # it when it goes out of scope: a launch's large arrays are not all held to its end.
         last: dict[int, int] = {}
@@ -122,9 +133,27 @@ class Tape:
     def replay(self, builder: Any, args: Mapping[str, Any]) -> None:
         """Perform the recorded operations on ``args`` (the kernel's converted arguments); may raise :class:`Mismatch`."""
         slots: list[Any] = [None] * self._slots
+        running: list[tuple[int, ...]] = [()]  # the slots that die after the step running
+
+        def still_read(low: int, high: int) -> bool:
+            dying = running[0]
+            return any(value is not None and index not in dying and _within(value, low, high)
+                       for index, value in enumerate(slots))
+
+        builder.view_loads, builder.still_read = self.views, still_read
+        try:
+            self._run(builder, args, slots, running)
+        except ViewConflict:
+            self.views = False
+            raise
+        finally:
+            builder.view_loads, builder.still_read = False, None
+
+    def _run(self, builder: Any, args: Mapping[str, Any], slots: list[Any], running: list[tuple[int, ...]]) -> None:
         for name, index in self._inputs:
             slots[index] = args[name].handle
         for kind, step, dead in self._steps:
+            running[0] = dead
             if kind == "flat":
                 name, function, arguments, keywords, result, fills = step
                 filled = list(arguments)
@@ -151,6 +180,26 @@ class Tape:
                     raise Mismatch(f"a value Python decides on read {value!r} when recorded and {now!r} now")
             for index in dead:
                 slots[index] = None
+
+
+def _within(handle: TensorHandle, low: int, high: int) -> bool:
+    """Whether any array of ``handle`` may lie in the byte range [low, high) (other values: yes)."""
+    if isinstance(handle, SeparableHandle):
+        arrays = [handle.program, handle.lane, handle._dense]
+    elif isinstance(handle, TensorHandle):
+        arrays = [handle.data]
+    else:
+        return True
+    for array in arrays:
+        if isinstance(array, np.ndarray) and array.size:
+            start = array.__array_interface__["data"][0]
+            first = start + sum((n - 1) * s for n, s in zip(array.shape, array.strides) if s < 0)
+            last = start + sum((n - 1) * s for n, s in zip(array.shape, array.strides) if s > 0) + array.itemsize
+            if first < high and low < last:
+                return True
+        elif array is not None and not isinstance(array, np.ndarray):
+            return True
+    return False
 
 
 def _compiled(kind: str, step: Any) -> tuple[str, Any]:
