@@ -4,7 +4,7 @@ Where the kernel's Python reads a value of a batch (an ``if``, a ``range`` bound
 index), the value must be the same in every program of the chunk, or the launch runs
 program by program (:class:`~tritonhost_interpreter.batched.Divergence`). Each such read
 is a guard of the chunk's tape, and each value made here from Python one of its
-operations (:mod:`tritonhost_interpreter.tape`).
+operations (:mod:`tritonhost_interpreter.recording`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import triton.language as tl
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import TensorHandle
 
-from tritonhost_interpreter import semantics, tape
+from tritonhost_interpreter import recording, semantics
 from tritonhost_interpreter.batched import Divergence, _handle, _lead
 
 
@@ -51,15 +51,15 @@ def _integer(tensor: Any) -> int:
 
 
 def _bool(self: Any) -> bool:
-    return tape.guarded(_truth, self)  # type: ignore[no-any-return]
+    return recording.guarded(_truth, self)  # type: ignore[no-any-return]
 
 
 def _index(self: Any) -> int:
-    return tape.guarded(_integer, self)  # type: ignore[no-any-return]
+    return recording.guarded(_integer, self)  # type: ignore[no-any-return]
 
 
 def _transpose(self: Any) -> tl.tensor:
-    return tape.call(_transposed, self)
+    return recording.call(_transposed, self)
 
 
 def _transposed(self: Any) -> tl.tensor:
@@ -93,7 +93,7 @@ def tensor_loop(indices: Iterable[int]) -> Iterator[Any]:
     values = indices if isinstance(indices, range) else list(indices)
     dtype, np_dtype = semantics.index_type(values)
     for index in values:
-        yield tape.call(_loop_index, int(index), dtype, np_dtype)
+        yield recording.call(_loop_index, int(index), dtype, np_dtype)
 
 
 def _loop_index(index: int, dtype: Any, np_dtype: Any) -> tl.tensor:

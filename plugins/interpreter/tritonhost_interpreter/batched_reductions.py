@@ -14,7 +14,7 @@ import numpy as np
 import triton.language as tl
 from triton.runtime import interpreter as triton_interpreter
 
-from tritonhost_interpreter import tape
+from tritonhost_interpreter import recording
 from tritonhost_interpreter.batched import _handle, _lead, _np_dtype
 
 
@@ -46,7 +46,7 @@ class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
 
     def apply(self, input: Any) -> Any:
         # One operation of a tape (tape.py): replayed whole, the combine function's Python included.
-        return tape.call(_reduce, self.axis, self.combine_fn, self.keep_dims, input)
+        return recording.call(_reduce, self.axis, self.combine_fn, self.keep_dims, input)
 
     def _apply(self, input: Any) -> Any:
         if not isinstance(input, tuple):
@@ -74,7 +74,7 @@ class BatchedReduceOps(triton_interpreter.ReduceOps):  # type: ignore[misc]
         # log2(n) interpreted combines rather than one per element. Combine functions are
         # associative (a GPU reduces in a tree too); floats may round differently from a
         # left-to-right fold, within what reordering a sum allows.
-        tape.runs_kernel_python()
+        recording.runs_kernel_python()
         values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
         lead = max(_lead(v) for v in values)
         values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]
@@ -104,7 +104,7 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
     reverse: bool
 
     def apply(self, input: Any) -> Any:
-        return tape.call(_scan, self.axis, self.combine_fn, self.reverse, input)
+        return recording.call(_scan, self.axis, self.combine_fn, self.reverse, input)
 
     def _apply(self, input: Any) -> Any:
         if not isinstance(input, tuple):
@@ -120,7 +120,7 @@ class BatchedScanOps(triton_interpreter.ScanOps):  # type: ignore[misc]
     def generic_scan(self, input: Any) -> list[tl.tensor]:
         # Step by step along the axis, as Triton's interpreter does, each step one NumPy
         # call over every program and every other axis.
-        tape.runs_kernel_python()
+        recording.runs_kernel_python()
         values = [np.moveaxis(t.handle.data, self.axis, -1) for t in input]
         lead = max(_lead(v) for v in values)
         values = [np.broadcast_to(v, (lead, *v.shape[1:])) for v in values]

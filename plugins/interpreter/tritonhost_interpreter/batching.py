@@ -41,7 +41,7 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import GridExecutor, InterpretedFunction, TensorHandle
 
 from tritonhost.plugin_api import OutOfBoundsError, globals_key, tensors_of
-from tritonhost_interpreter import bounds, semantics, tape
+from tritonhost_interpreter import bounds, recording, semantics, tape
 from tritonhost_interpreter.batched import Addresses, BatchedBuilder, Divergence, Unbatchable
 from tritonhost_interpreter.batched_python import lift, patch_tensor_methods, tensor_loop
 from tritonhost_interpreter.batched_reductions import BatchedReduceOps, BatchedScanOps
@@ -287,7 +287,7 @@ def _chunk_runner(kernel: Any, builder: BatchedBuilder, args: dict[str, Any], fn
                     tapes.stopped(found)
                 raise
         elif kept is tape.RECORD:
-            with tape.Recorder(builder, args) as recorder:
+            with recording.Recorder(builder, args) as recorder:
                 kernel(**args)
             kept = tapes.keep(found, recorder.tape())
             if kept is None:

@@ -22,7 +22,7 @@ import triton.language as tl
 from triton.runtime.interpreter import TensorHandle
 
 from tritonhost.plugin_api import UnsupportedFeatureError
-from tritonhost_interpreter import tape
+from tritonhost_interpreter import recording
 
 
 def _round_half_away(x: np.ndarray) -> np.ndarray:
@@ -76,7 +76,7 @@ def _operand(value: Any) -> tuple[np.ndarray, Any]:
 
 def _interpreted(name: str, fn: Callable[..., Any], boolean: bool) -> Callable[..., Any]:
     def call(*args: Any, _semantic: Any = None, **kwargs: Any) -> tl.tensor:
-        return tape.call(compute, *args)  # one operation of a batched launch's tape
+        return recording.call(compute, *args)  # one operation of a batched launch's tape
 
     def compute(*args: Any) -> tl.tensor:
         operands = [_operand(arg) for arg in args]

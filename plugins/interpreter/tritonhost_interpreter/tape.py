@@ -8,12 +8,13 @@ vector add over 4,096 programs, a norm over 64 columns) the Python is most of th
 time, and it is the same every launch: what it decides depends on the kernel's
 specialization, not on the data.
 
-So the first chunk of a specialization runs under a :class:`Recorder`, which writes
+So the first chunk of a specialization runs under a
+:class:`~tritonhost_interpreter.recording.Recorder`, which writes
 down each operation the kernel performed: each call of the batched builder made from
 outside the builder, with its arguments (values by the operation that made them,
 everything else as given), each reduction and scan, each loop index made, each libdevice
-call (:func:`call`), and each place where Python read a value to decide something: a
-branch, a loop bound, an ``int()`` (:func:`guarded`). Later chunks, and later launches
+call (:func:`~tritonhost_interpreter.recording.call`), and each place where Python read a value to decide something: a
+branch, a loop bound, an ``int()`` (:func:`~tritonhost_interpreter.recording.guarded`). Later chunks, and later launches
 with the same specialization, replay the tape: the same operations on the new
 arguments' values, and at each guard the value read again and compared with the one
 recorded. The builder's operations themselves run again in full (bounds checks, the
@@ -31,6 +32,9 @@ What keeps it exact:
   can depend on them; each is checked on replay. A guard that reads differently stops
   the replay (:class:`Mismatch`): the launch's writes are put back and it runs again
   with its Python (:func:`tritonhost_interpreter.batching.run`).
+- **Views.** A replay lets full-block loads return read-only views of argument memory
+  rather than copies; a write that reaches one while a value of the chunk still shows
+  it stops the replay (:class:`ViewConflict`), and the tape copies from then on.
 - **The key.** A tape is kept per specialization key, the types of the converted
   arguments (an integer past 32 bits converts to int64, and the semantic layer then
   decides otherwise), and the values of the globals the kernel reads.
@@ -40,10 +44,9 @@ Replay is on unless ``TRITONHOST_INTERPRETER_REPLAY=0``.
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable, Mapping
-from typing import Any, Self
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import triton.language as tl
@@ -74,7 +77,7 @@ class ViewConflict(Mismatch):
 # --- what a tape holds -------------------------------------------------------------------------
 
 
-class _Slot:
+class Slot:
     """A value by the index of the operation (or argument) that made it: its handle."""
 
     __slots__ = ("index",)
@@ -83,7 +86,7 @@ class _Slot:
         self.index = index
 
 
-class _Tensor:
+class TensorSlot:
     """A ``tl.tensor`` around a slot's handle, with the type it had when recorded."""
 
     __slots__ = ("index", "type")
@@ -93,7 +96,7 @@ class _Tensor:
         self.type = type
 
 
-class _Result:
+class Result:
     """A result that is no value (a type, a Python constant): replay checks it is the same."""
 
     __slots__ = ("value",)
@@ -158,10 +161,10 @@ class Tape:
                 name, function, arguments, keywords, result, fills = step
                 filled = list(arguments)
                 for position, template in fills:
-                    filled[position] = (slots[template.index] if type(template) is _Slot
+                    filled[position] = (slots[template.index] if type(template) is Slot
                                         else tl.core.tensor(slots[template.index], template.type))
                 made = (getattr(builder, name) if name is not None else function)(*filled, **keywords)
-                if type(result) is _Slot and isinstance(made, TensorHandle):
+                if type(result) is Slot and isinstance(made, TensorHandle):
                     slots[result.index] = made
                 else:
                     _bind(result, made, slots)
@@ -212,11 +215,11 @@ def _compiled(kind: str, step: Any) -> tuple[str, Any]:
     if kind != "call":
         return kind, step
     name, function, arguments, keywords, result, plain = step
-    if plain or _holds_values(keywords) or not isinstance(arguments, tuple):
+    if plain or holds_values(keywords) or not isinstance(arguments, tuple):
         return kind, step
-    if any(isinstance(item, (tuple, list, dict)) and _holds_values(item) for item in arguments):
+    if any(isinstance(item, (tuple, list, dict)) and holds_values(item) for item in arguments):
         return kind, step
-    fills = tuple((position, item) for position, item in enumerate(arguments) if isinstance(item, (_Slot, _Tensor)))
+    fills = tuple((position, item) for position, item in enumerate(arguments) if isinstance(item, (Slot, TensorSlot)))
     return "flat", (name, function, arguments, keywords, result, fills)
 
 
@@ -225,7 +228,7 @@ def _used(step: Any) -> list[int]:
     found: list[int] = []
 
     def walk(template: Any) -> None:
-        if isinstance(template, (_Slot, _Tensor)):
+        if isinstance(template, (Slot, TensorSlot)):
             found.append(template.index)
         elif isinstance(template, (tuple, list)):
             for item in template:
@@ -239,9 +242,9 @@ def _used(step: Any) -> list[int]:
 
 
 def _fill(template: Any, slots: list[Any]) -> Any:
-    if isinstance(template, _Slot):
+    if isinstance(template, Slot):
         return slots[template.index]
-    if isinstance(template, _Tensor):
+    if isinstance(template, TensorSlot):
         return tl.core.tensor(slots[template.index], template.type)
     if isinstance(template, tuple):
         return tuple(_fill(item, slots) for item in template)
@@ -253,11 +256,11 @@ def _fill(template: Any, slots: list[Any]) -> Any:
 
 
 def _bind(template: Any, made: Any, slots: list[Any]) -> None:
-    if isinstance(template, _Slot):
+    if isinstance(template, Slot):
         if not isinstance(made, TensorHandle):
             raise Mismatch(f"an operation gave {type(made).__name__} where it gave a value when recorded")
         slots[template.index] = made
-    elif isinstance(template, _Tensor):
+    elif isinstance(template, TensorSlot):
         if not isinstance(made, tl.core.tensor) or not isinstance(made.handle, TensorHandle):
             raise Mismatch(f"an operation gave {type(made).__name__} where it gave a tensor when recorded")
         slots[template.index] = made.handle
@@ -266,7 +269,7 @@ def _bind(template: Any, made: Any, slots: list[Any]) -> None:
             raise Mismatch("an operation gave another number of results than when recorded")
         for item, value in zip(template, made):
             _bind(item, value, slots)
-    elif isinstance(template, _Result) and (type(made) is not type(template.value) or made != template.value):
+    elif isinstance(template, Result) and (type(made) is not type(template.value) or made != template.value):
         raise Mismatch(f"an operation gave {made!r} where it gave {template.value!r} when recorded")
 
 
@@ -310,257 +313,11 @@ class Tapes:
         self._kept.pop(key, None)
 
 
-# --- recording ----------------------------------------------------------------------------------
-
-_recording: Recorder | None = None
-
-
-def call(function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)``, recorded as one operation if a tape is being recorded.
-
-    For operations of the batched path that are not builder methods and make values
-    from Python (reductions, loop indices, libdevice): ``function`` must be a function
-    kept for the process's life, and its result depend only on its arguments.
-    """
-    recorder = _recording
-    if recorder is None or recorder.depth:
-        return function(*args)
-    return recorder.operation(None, function, args, {})
-
-
-def runs_kernel_python() -> None:
-    """Say that an operation being performed runs the kernel's Python (a reduction's combine function).
-
-    The tape being recorded, if any, then needs Triton's language patched to replay.
-    """
-    recorder = _recording
-    if recorder is not None:
-        recorder.runs_python = True
-
-
-def guarded(read: Callable[[Any], Any], tensor: Any) -> Any:
-    """``read(tensor)``, a value Python decides on, recorded as a guard if a tape is being recorded."""
-    recorder = _recording
-    if recorder is None or recorder.depth:
-        return read(tensor)
-    return recorder.guard(read, tensor)
-
-
-class Recorder:
-    """Records the operations of one chunk run through the kernel's Python (a context manager).
-
-    ``args`` are the kernel's converted arguments, by name. After the block, :meth:`tape`
-    is the recording, or None where it was poisoned (:attr:`poisoned` says why).
-    """
-
-    def __init__(self, builder: Any, args: Mapping[str, Any]) -> None:
-        self.builder = builder
-        self.depth = 0
-        self.poisoned: str | None = None
-        #: Whether an operation ran the kernel's Python (:func:`runs_kernel_python`).
-        self.runs_python = False
-        self._guarding = 0
-        self._steps: list[tuple[str, Any]] = []
-        self._inputs: list[tuple[str, int]] = []
-        self._by_id: dict[int, int] = {}
-        self._kept: list[Any] = []  # every handle named, so that no id is reused while recording
-        self._undo: list[Callable[[], None]] = []
-        for name, value in args.items():
-            if isinstance(value, tl.core.tensor) and isinstance(value.handle, TensorHandle):
-                self._inputs.append((name, self._name(value.handle)))
-            elif isinstance(value, (tuple, list, np.ndarray, TensorHandle)):
-                self.poison(f"argument {name!r} is a {type(value).__name__}")
-
-    def poison(self, reason: str) -> None:
-        if self.poisoned is None:
-            self.poisoned = reason
-
-    def tape(self) -> Tape | None:
-        if self.poisoned is not None:
-            return None
-        return Tape(self._inputs, self._steps, len(self._kept), standalone=not self.runs_python)
-
-    # --- entering and leaving -----------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        global _recording
-        if _recording is not None:
-            raise RuntimeError("a tape is already being recorded")
-        try:
-            self._watch_builder()
-            self._watch_handles()
-        except BaseException:
-            self._restore()
-            raise
-        _recording = self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        global _recording
-        _recording = None
-        self._restore()
-
-    def _restore(self) -> None:
-        while self._undo:
-            self._undo.pop()()
-
-    def _watch_builder(self) -> None:
-        builder = self.builder
-        names = {n for n in dir(type(builder)) if not n.startswith("_")} | {
-            n for n in vars(builder) if not n.startswith("_")}
-        for name in sorted(names):
-            current = getattr(builder, name)
-            # A type getter makes a type of the semantic layer's from types: nothing to replay.
-            if not callable(current) or isinstance(current, type) or name.endswith("_ty"):
-                continue
-            had = name in vars(builder)
-            setattr(builder, name, self._watched(name, current))
-            if had:
-                self._undo.append(functools.partial(setattr, builder, name, current))
-            else:
-                self._undo.append(functools.partial(delattr, builder, name))
-
-    def _watched(self, name: str, current: Callable[..., Any]) -> Callable[..., Any]:
-        def method(*args: Any, **kwargs: Any) -> Any:
-            if self.depth:
-                return current(*args, **kwargs)
-            return self.operation(name, current, args, kwargs)
-
-        return method
-
-    def _watch_handles(self) -> None:
-        """Values' data read, written or made outside an operation or guard poison the recording."""
-        recorder = self
-
-        def outside(what: str) -> None:
-            if not recorder.depth and not recorder._guarding:
-                recorder.poison(f"a value {what} outside the operations a tape holds")
-
-        def plain_get(handle: Any) -> Any:
-            outside("read")
-            return handle.__dict__["data"]
-
-        def plain_set(handle: Any, value: Any) -> None:
-            outside("written")
-            handle.__dict__["data"] = value
-
-        separable_data = SeparableHandle.__dict__["data"]
-
-        def separable_get(handle: Any) -> Any:
-            outside("read")
-            return separable_data.fget(handle)
-
-        def separable_set(handle: Any, value: Any) -> None:
-            outside("written")
-            separable_data.fset(handle, value)
-
-        def made(original: Callable[..., None]) -> Callable[..., None]:
-            def init(handle: Any, *args: Any, **kwargs: Any) -> None:
-                outside("made")
-                original(handle, *args, **kwargs)
-
-            return init
-
-        self._set_class(TensorHandle, "data", property(plain_get, plain_set))  # a dataclass field otherwise
-        self._set_class(SeparableHandle, "data", property(separable_get, separable_set))
-        self._set_class(TensorHandle, "__init__", made(TensorHandle.__init__))
-        self._set_class(SeparableHandle, "__init__", made(SeparableHandle.__init__))
-
-    def _set_class(self, owner: type, name: str, value: Any) -> None:
-        """Set a class attribute until the recording ends (removed again if the class had none)."""
-        if name in vars(owner):
-            self._undo.append(functools.partial(setattr, owner, name, vars(owner)[name]))
-        else:
-            self._undo.append(functools.partial(delattr, owner, name))
-        setattr(owner, name, value)
-
-    # --- what is recorded ---------------------------------------------------------------------
-
-    def _name(self, handle: TensorHandle) -> int:
-        index = len(self._kept)
-        self._kept.append(handle)
-        self._by_id[id(handle)] = index  # a later operation's result may be the same object: it names it now
-        return index
-
-    def operation(self, name: str | None, function: Callable[..., Any], args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> Any:
-        """Run one operation at the top level, and record it with its arguments and results."""
-        arguments, keywords = self._template(args), self._template(kwargs)
-        self.depth += 1
-        try:
-            made = function(*args, **kwargs)
-        finally:
-            self.depth -= 1
-        plain = not _holds_values(arguments) and not _holds_values(keywords)
-        self._steps.append(("call", (name, None if name is not None else function, arguments, keywords,
-                                     self._result(made), plain)))
-        return made
-
-    def guard(self, read: Callable[[Any], Any], tensor: Any) -> Any:
-        template = self._template(tensor)
-        self._guarding += 1
-        try:
-            value = read(tensor)
-        finally:
-            self._guarding -= 1
-        if not isinstance(template, _Tensor):
-            self.poison(f"Python decided on a {type(tensor).__name__}")
-        elif not isinstance(value, (bool, int)) or isinstance(value, np.generic):
-            self.poison(f"Python decided on a {type(value).__name__} read from a value")
-        else:
-            self._steps.append(("guard", (read, template, value)))
-        return value
-
-    def _known(self, handle: TensorHandle) -> int | None:
-        index = self._by_id.get(id(handle))
-        if index is None or self._kept[index] is not handle:
-            self.poison("an operation took a value no recorded operation made")
-            return None
-        return index
-
-    def _template(self, value: Any) -> Any:
-        if isinstance(value, TensorHandle):
-            index = self._known(value)
-            return _Slot(index if index is not None else -1)
-        if isinstance(value, tl.core.tensor):
-            if not isinstance(value.handle, TensorHandle):
-                self.poison("a tensor without a value")
-                return None
-            index = self._known(value.handle)
-            return _Tensor(index if index is not None else -1, value.type)
-        if isinstance(value, tuple):
-            return tuple(self._template(item) for item in value)
-        if isinstance(value, list):
-            return [self._template(item) for item in value]
-        if isinstance(value, dict):
-            return {key: self._template(item) for key, item in value.items()}
-        if isinstance(value, tl.core.tuple) and not any(
-                isinstance(item, (tl.core.tensor, TensorHandle)) for item in value.values):
-            return value  # a shape
-        if isinstance(value, np.ndarray) or (isinstance(value, tl.core.base_value)
-                                              and not isinstance(value, tl.core.constexpr)):
-            self.poison(f"an operation took a {type(value).__name__} the tape cannot name")
-        return value
-
-    def _result(self, made: Any) -> Any:
-        if isinstance(made, TensorHandle):
-            return _Slot(self._name(made))
-        if isinstance(made, tl.core.tensor) and isinstance(made.handle, TensorHandle):
-            return _Tensor(self._name(made.handle), made.type)
-        if isinstance(made, (tuple, list)):
-            return type(made)(self._result(item) for item in made)
-        if made is None:
-            return None
-        if isinstance(made, (np.ndarray, tl.core.base_value)) and not isinstance(made, tl.core.constexpr):
-            self.poison(f"an operation gave a {type(made).__name__} the tape cannot name")
-        return _Result(made)
-
-
-def _holds_values(template: Any) -> bool:
-    if isinstance(template, (_Slot, _Tensor)):
+def holds_values(template: Any) -> bool:
+    if isinstance(template, (Slot, TensorSlot)):
         return True
     if isinstance(template, (tuple, list)):
-        return any(_holds_values(item) for item in template)
+        return any(holds_values(item) for item in template)
     if isinstance(template, dict):
-        return any(_holds_values(item) for item in template.values())
+        return any(holds_values(item) for item in template.values())
     return False
