@@ -38,6 +38,7 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
 from tritonhost_interpreter import separable
+from tritonhost_interpreter.affine import Form
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
 from tritonhost_interpreter.tape import ViewConflict
@@ -78,6 +79,13 @@ def _lead(data: np.ndarray) -> int:
 
 def _handle(data: np.ndarray, dtype: Any) -> TensorHandle:
     return TensorHandle(data, dtype)
+
+
+def _is_range(ids: np.ndarray) -> bool:
+    """Whether a chunk's program ids (shape (L, 1)) are ``first + i * step``, read from both ends."""
+    n, first, second = len(ids), int(ids[0, 0]), int(ids[1, 0])
+    return bool(int(ids[-1, 0]) - first == (n - 1) * (second - first)) and (
+        n <= 2 or bool((np.diff(ids[:, 0]) == second - first).all()))
 
 
 def _common(*arrays: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
@@ -133,6 +141,7 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.grid_idx = None
         self.batch = 0
         self._program_ids: list[np.ndarray] = []
+        self._program_forms: list[Form | None] = []
         #: Called before each memory access: (access, pointers or a function making them, mask (None: every
         #: lane), item size, active span); may raise.
         self.before_access: Callable[[str, Addresses, np.ndarray | None, int, tuple[int, int] | None], None] | None = None
@@ -170,6 +179,13 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self._program_ids = [
             (i[:1] if i[0] == i[-1] else i).astype(np.int32).reshape(-1, 1) for i in ids
         ]
+        # An id is start + i over the chunk where the other axes are one program wide; else
+        # its form is left unknown and the separable paths decide from its values.
+        self._program_forms = [
+            Form.constant(int(i[0, 0]), (1, 1)) if len(i) == 1 else
+            Form(int(i[0, 0]), (int(i[1, 0]) - int(i[0, 0]), 0), i.shape) if _is_range(i) else None
+            for i in self._program_ids
+        ]
         self.peak_elements = 1
 
     def first_program(self) -> tuple[int, int, int]:
@@ -184,14 +200,15 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
     # --- constants and the programming model ---------------------------------------------------
 
     def create_get_program_id(self, axis: int) -> TensorHandle:
-        return _handle(self._program_ids[axis], tl.int32)
+        return separable.with_form(_handle(self._program_ids[axis], tl.int32), self._program_forms[axis])
 
     def create_get_num_programs(self, axis: int) -> TensorHandle:
         return _handle(np.array([[self.grid_dim[axis]]], dtype=np.int32), tl.int32)
 
     def create_make_range(self, ret_ty: Any, start: int, stop: int) -> TensorHandle:
         self._seen([stop - start])
-        return _handle(np.arange(start, stop, dtype=np.int32)[None], tl.int32)
+        made = _handle(np.arange(start, stop, dtype=np.int32)[None], tl.int32)
+        return separable.with_form(made, Form.make(start, (0, 1), (1, stop - start)))
 
     # --- shapes --------------------------------------------------------------------------------
 
@@ -201,7 +218,16 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         first = data.reshape(_lead(data), -1)[:, :1].astype(_np_dtype(arg.dtype), copy=False)
         self._seen(shape)
         out = np.broadcast_to(first.reshape(_lead(data), *([1] * len(shape))), (_lead(data), *shape))
-        return _handle(out, arg.dtype.scalar)
+        made = _handle(out, arg.dtype.scalar)
+        if out.dtype.kind in "iu":  # a splat's form: one value, or one per program
+            if first.shape[0] == 1:
+                made.attr[separable.FORM] = (Form.constant(int(first[0, 0]), out.shape), out)
+            else:
+                form = separable.form_of(arg)
+                if form is not None and form.shape[1:] == (1,) * (len(form.shape) - 1):
+                    made.attr[separable.FORM] = (Form(form.first, (form.steps[0], *(0,) * len(shape)), out.shape),
+                                                 out)
+        return made
 
     def create_unsplat(self, arg: TensorHandle) -> TensorHandle:
         data = arg.data
@@ -258,15 +284,21 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     def create_add(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
         made = separable.add(lhs, rhs)
-        return made if made is not None else super().create_add(lhs, rhs)
+        if made is not None:
+            return made
+        return separable.with_form(super().create_add(lhs, rhs), separable.sum_form(lhs, rhs))
 
     def create_sub(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
         made = separable.add(lhs, rhs, subtract=True)
-        return made if made is not None else super().create_sub(lhs, rhs)
+        if made is not None:
+            return made
+        return separable.with_form(super().create_sub(lhs, rhs), separable.sum_form(lhs, rhs, subtract=True))
 
     def create_mul(self, lhs: TensorHandle, rhs: TensorHandle) -> TensorHandle:
         made = separable.multiply(lhs, rhs)
-        return made if made is not None else super().create_mul(lhs, rhs)
+        if made is not None:
+            return made
+        return separable.with_form(super().create_mul(lhs, rhs), separable.product_form(lhs, rhs))
 
     def create_addptr(self, ptr: TensorHandle, offset: TensorHandle) -> TensorHandle:
         # int1's bitwidth is 1, but a pointer to it steps by bytes, as in Triton's interpreter
@@ -303,14 +335,11 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
             self.before_access(access, pointers, mask, size, span)
         return span
 
-    def _separable_access(self, ptrs: TensorHandle, mask: TensorHandle) -> tuple[
-            separable.Parts, tuple[int, int]] | None:
-        """The parts and address span of separable pointers whose every lane is active, or None."""
+    def _separable_access(self, ptrs: TensorHandle, mask: TensorHandle) -> tuple[int, int] | None:
+        """The address span of separable pointers whose every lane is active, or None."""
         if self.memory is None or not isinstance(ptrs, separable.SeparableHandle) or not _all_true(mask.data):
             return None
-        split = separable.parts(ptrs)
-        span = None if split is None else separable.address_span(split)
-        return None if split is None or span is None else (split, span)
+        return separable.address_span(ptrs) if ptrs.split else None
 
     def create_load(self, ptr: TensorHandle, *rest: Any) -> TensorHandle:
         return self.create_masked_load(ptr, self._every_lane(ptr), None, *rest)
@@ -327,13 +356,12 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
                            *rest: Any) -> TensorHandle:
         element = ptrs.get_element_ty()
         dtype = _np_dtype(element)
-        access = self._separable_access(ptrs, mask)
-        if access is not None:
-            split, reached = access
+        reached = self._separable_access(ptrs, mask)
+        if reached is not None:
             self._seen(ptrs.shape[1:])
             self._check("load", lambda: ptrs.data, None, element, reached)
             assert self.memory is not None
-            loaded = self.memory.load_separable(split, ptrs.shape, dtype, reached, copy=not self.view_loads)
+            loaded = self.memory.load_separable(ptrs, dtype, reached, copy=not self.view_loads)
             if loaded is not None:
                 values, viewed = loaded
                 if viewed:
@@ -351,12 +379,11 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         return _handle(triton_interpreter._interpreter.load(pointers, active, fill, dtype), element)
 
     def create_masked_store(self, ptrs: TensorHandle, value: TensorHandle, mask: TensorHandle, *rest: Any) -> None:
-        access = self._separable_access(ptrs, mask)
-        if access is not None:
-            split, reached = access
+        reached = self._separable_access(ptrs, mask)
+        if reached is not None:
             self._check("store", lambda: ptrs.data, None, ptrs.get_element_ty(), reached)
             assert self.memory is not None
-            if self.memory.store_separable(split, ptrs.shape, value.data, reached):
+            if self.memory.store_separable(ptrs, value.data, reached):
                 return
         # Elements are written in C order, so where programs store to one address the
         # highest program id writes last, as when programs run in order.

@@ -99,15 +99,15 @@ class ArgumentMemory:
         view[indices] = values
         return True
 
-    def load_separable(self, split: separable.Parts, shape: tuple[int, ...], dtype: np.dtype,
-                       span: tuple[int, int], copy: bool = True) -> tuple[np.ndarray, bool] | None:
+    def load_separable(self, pointers: separable.SeparableHandle, dtype: np.dtype, span: tuple[int, int],
+                       copy: bool = True) -> tuple[np.ndarray, bool] | None:
         """Every lane's value through separable pointers (all active), or None to load them densely.
 
-        ``span`` is :func:`separable.address_span` of ``split``; the values have ``shape``.
+        ``span`` is :func:`separable.address_span` of the pointers; the values have their shape.
         Returns them and whether they are a read-only view of the argument's memory, which
         later stores would show through: never so unless ``copy`` is False.
         """
-        found = self._separable(split, shape, np.dtype(dtype), span)
+        found = self._separable(pointers, np.dtype(dtype), span)
         if found is None:
             return None
         view, strided, index = found
@@ -116,10 +116,9 @@ class ArgumentMemory:
         assert index is not None
         return view[index], False
 
-    def store_separable(self, split: separable.Parts, shape: tuple[int, ...], values: np.ndarray,
-                        span: tuple[int, int]) -> bool:
+    def store_separable(self, pointers: separable.SeparableHandle, values: np.ndarray, span: tuple[int, int]) -> bool:
         """Write every lane through separable pointers, if they fall inside one argument at distinct addresses."""
-        found = self._separable(split, shape, values.dtype, span, writeable=True)
+        found = self._separable(pointers, values.dtype, span, writeable=True)
         if found is None:
             return False
         view, strided, index = found
@@ -132,7 +131,7 @@ class ArgumentMemory:
         view[index] = values
         return True
 
-    def _separable(self, split: separable.Parts, shape: tuple[int, ...], dtype: np.dtype, span: tuple[int, int],
+    def _separable(self, pointers: separable.SeparableHandle, dtype: np.dtype, span: tuple[int, int],
                    writeable: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
         """The argument as ``dtype``, and the lanes' elements in it: a strided view, or else an index array.
 
@@ -146,22 +145,33 @@ class ArgumentMemory:
         if found is None:
             return None
         number, start, data = found
-        indices = separable.element_indices(split, start, size)
+        shape = pointers.shape
+        indices = separable.element_indices(pointers, start, size)
         if indices is None:
             return None
         view = self._view(number, data, dtype)
-        rows, columns = indices
-        row_steps, column_steps = separable.steps(rows), separable.steps(columns)
-        if row_steps is not None and column_steps is not None:
-            elements = [row_steps[0] if rows.shape[0] > 1 else 0,
-                        *(s if n > 1 else 0 for s, n in zip(column_steps[1:], columns.shape[1:]))]
+        make, (row_form, column_form) = indices
+        arrays: separable.Parts | None = None
+        if row_form is not None and column_form is not None:
+            row_steps: list[int] | None = list(row_form.steps)
+            column_steps: list[int] | None = list(column_form.steps)
+            row_count, column_shape = row_form.shape[0], column_form.shape
+            first = row_form.first + column_form.first
+        else:
+            arrays = rows, columns = make()
+            row_steps, column_steps = separable.steps(rows), separable.steps(columns)
+            row_count, column_shape = rows.shape[0], columns.shape
             first = int(rows.reshape(-1)[0]) + int(columns.reshape(-1)[0])
+        if row_steps is not None and column_steps is not None:
+            elements = [row_steps[0] if row_count > 1 else 0,
+                        *(s if n > 1 else 0 for s, n in zip(column_steps[1:], column_shape[1:]))]
             last = first + sum((n - 1) * s for n, s in zip(shape, elements))
             if all(s >= 0 for s in elements) and 0 <= first and last < view.size and (
                     not writeable or _injective(shape, elements)):
                 strided = np.lib.stride_tricks.as_strided(
                     view[first:], shape, [s * view.itemsize for s in elements], writeable=writeable)
                 return view, strided, None
+        rows, columns = arrays if arrays is not None else make()
         return view, None, np.broadcast_to(rows + columns, shape)
 
     def _indices(self, pointers: np.ndarray, active: np.ndarray, dtype: np.dtype,

@@ -188,7 +188,7 @@ class Tape:
 def _within(handle: TensorHandle, low: int, high: int) -> bool:
     """Whether any array of ``handle`` may lie in the byte range [low, high) (other values: yes)."""
     if isinstance(handle, SeparableHandle):
-        arrays = [handle.program, handle.lane, handle._dense]
+        arrays = handle.arrays()
     elif isinstance(handle, TensorHandle):
         arrays = [handle.data]
     else:
