@@ -24,7 +24,7 @@ from triton.runtime.interpreter import TensorHandle
 
 import tritonhost
 from library_cases import CASES
-from tritonhost_interpreter import affine, batching, separable
+from tritonhost_interpreter import access, affine, batching, separable
 from tritonhost_interpreter.affine import Form
 from tritonhost_interpreter.memory import ArgumentMemory
 
@@ -148,13 +148,13 @@ def test_operations_on_forms_equal_those_on_arrays_bit_for_bit(dtype):
             _same(pointers, twin)
             if pointers is None:
                 continue
-            span = separable.address_span(pointers)
-            assert span == separable.address_span(twin)
+            span = access.address_span(pointers)
+            assert span == access.address_span(twin)
             if span is None:
                 continue
             for start in (span[0], span[0] - size, span[0] - 1):
-                found, expected = (separable.element_indices(pointers, start, size),
-                                   separable.element_indices(twin, start, size))
+                found, expected = (access.element_indices(pointers, start, size),
+                                   access.element_indices(twin, start, size))
                 assert (found is None) == (expected is None)
                 if found is None:
                     continue

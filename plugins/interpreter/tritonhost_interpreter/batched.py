@@ -37,7 +37,7 @@ from triton._C.libtriton import ir
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
-from tritonhost_interpreter import separable
+from tritonhost_interpreter import access, separable
 from tritonhost_interpreter.affine import Form
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
@@ -339,7 +339,7 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         """The address span of separable pointers whose every lane is active, or None."""
         if self.memory is None or not isinstance(ptrs, separable.SeparableHandle) or not _all_true(mask.data):
             return None
-        return separable.address_span(ptrs) if ptrs.split else None
+        return access.address_span(ptrs) if ptrs.split else None
 
     def create_load(self, ptr: TensorHandle, *rest: Any) -> TensorHandle:
         return self.create_masked_load(ptr, self._every_lane(ptr), None, *rest)

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from tritonhost_interpreter import separable
+from tritonhost_interpreter import access, separable
 from tritonhost_interpreter.bounds import Extent, active_span, extents_of
 
 # A scatter checks distinct addresses with a bitmap of the argument's elements when
@@ -103,7 +103,7 @@ class ArgumentMemory:
                        copy: bool = True) -> tuple[np.ndarray, bool] | None:
         """Every lane's value through separable pointers (all active), or None to load them densely.
 
-        ``span`` is :func:`separable.address_span` of the pointers; the values have their shape.
+        ``span`` is :func:`access.address_span` of the pointers; the values have their shape.
         Returns them and whether they are a read-only view of the argument's memory, which
         later stores would show through: never so unless ``copy`` is False.
         """
@@ -146,7 +146,7 @@ class ArgumentMemory:
             return None
         number, start, data = found
         shape = pointers.shape
-        indices = separable.element_indices(pointers, start, size)
+        indices = access.element_indices(pointers, start, size)
         if indices is None:
             return None
         view = self._view(number, data, dtype)
@@ -159,7 +159,7 @@ class ArgumentMemory:
             first = row_form.first + column_form.first
         else:
             arrays = rows, columns = make()
-            row_steps, column_steps = separable.steps(rows), separable.steps(columns)
+            row_steps, column_steps = access.steps(rows), access.steps(columns)
             row_count, column_shape = rows.shape[0], columns.shape
             first = int(rows.reshape(-1)[0]) + int(columns.reshape(-1)[0])
         if row_steps is not None and column_steps is not None:

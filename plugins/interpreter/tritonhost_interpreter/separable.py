@@ -16,7 +16,8 @@ A :class:`SeparableHandle` keeps the two parts, and the batched builder
   ``offs < n`` of full blocks, is a constant (:func:`decided`);
 - a load or store through separable pointers with every lane active is a strided
   view of the argument's memory, or a gather at the parts' index sum
-  (:meth:`tritonhost_interpreter.memory.ArgumentMemory.load_separable`).
+  (:mod:`tritonhost_interpreter.access` decides which,
+  :meth:`tritonhost_interpreter.memory.ArgumentMemory.load_separable` performs it).
 
 Exactness: integer add, sub and mul wrap alike in any grouping (they are exact
 modulo 2**bits), so the parts' sum is, bit for bit, the dense value. A cast to a
@@ -226,7 +227,7 @@ def bounds(array: np.ndarray, form: Form | None = None) -> tuple[int, int]:
     return int(array.min()), int(array.max())
 
 
-def _form_bounds(found: Forms, dtypes: tuple[np.dtype, np.dtype]) -> tuple[tuple[int, int], tuple[int, int]] | None:
+def form_bounds(found: Forms, dtypes: tuple[np.dtype, np.dtype]) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Each part's bounds from its form, read as ``dtypes``; None where a form is missing or does not fit."""
     program, lane = found
     if program is None or lane is None or not program.fits(dtypes[0]) or not lane.fits(dtypes[1]):
@@ -240,7 +241,7 @@ def sum_bounds(handle: TensorHandle) -> tuple[int, int] | None:
     Exact: the batch holds every combination of a program row and a lane.
     """
     dtype = part_dtype(handle)
-    found = None if dtype is None else _form_bounds(forms(handle), (dtype, dtype))
+    found = None if dtype is None else form_bounds(forms(handle), (dtype, dtype))
     if found is None:
         split = parts(handle)
         if split is None:
@@ -466,92 +467,3 @@ def _outcome(op: Callable[..., Any], low: int, high: int, n: int) -> bool | None
     if op is np.not_equal:
         return False if low == high == n else True if n < low or n > high else None
     return None
-
-
-def address_span(pointers: SeparableHandle) -> tuple[int, int] | None:
-    """The lowest and highest address of separable pointers (uint64 parts), or None if they may wrap.
-
-    The program part is read as signed (a per-program offset may be negative modulo
-    2**64), the lane part as unsigned.
-    """
-    found = _form_bounds(pointers.forms, (_INT64, _UINT64))
-    if found is None:
-        split = parts(pointers)
-        if split is None:
-            return None
-        found = bounds(split[0].view(np.int64)), bounds(split[1])
-    (plow, phigh), (llow, lhigh) = found
-    low, high = plow + llow, phigh + lhigh
-    if low < 0 or high >= 2**64:
-        return None
-    return low, high
-
-
-def element_indices(pointers: SeparableHandle, start: int, size: int) -> tuple[Callable[[], Parts], Forms] | None:
-    """Each part's share of the element index ``(address - start) / size``, or None if some lane is unaligned.
-
-    Returns a function making the two int64 arrays that add up to each lane's element
-    index, and their forms where the pointers' forms give them (then the arrays are often
-    not needed). The caller knows, from :func:`address_span`, that every address lies in
-    the argument starting at ``start``.
-    """
-    program_form, lane_form = pointers.forms
-    # A form stands for the parts' values read as the numpy path reads them (the program
-    # part as int64, the lane part as uint64) only where it fits that reading.
-    lane_exact = lane_form is not None and lane_form.fits(_UINT64)
-    if lane_exact:
-        llow, lhigh = lane_form.bounds()  # type: ignore[union-attr]
-    else:
-        llow, lhigh = bounds(pointers.lane)
-    if not (-(2**63) <= llow - start and lhigh - start < 2**63):
-        return None
-    # Residues modulo a power of two survive wrapping, so a form gives them in any case.
-    if program_form is not None:
-        presidue = program_form.residue(size)
-    else:
-        presidue = _same_residue(pointers.program.view(np.int64), size)
-    if lane_form is not None:
-        lresidue = lane_form.residue(size)
-        lresidue = None if lresidue is None else (lresidue - start) % size
-    else:
-        lresidue = _same_residue((pointers.lane - np.uint64(start)).view(np.int64), size)
-    if presidue is None or lresidue is None or (presidue + lresidue) % size:
-        return None
-    shift = presidue  # where the program part's residue goes, the lane part's sum stays whole
-
-    def make() -> Parts:
-        program = pointers.program.view(np.int64)
-        lane = (pointers.lane - np.uint64(start)).view(np.int64)
-        return (program - shift) // size, (lane + shift) // size
-
-    rows = columns = None
-    if program_form is not None and program_form.fits(_INT64):
-        rows = program_form.shifted(-shift).divided(size)
-    if lane_exact:  # the bounds above keep lane - start within int64
-        columns = lane_form.shifted(shift - start).divided(size)  # type: ignore[union-attr]
-    return make, (rows, columns)
-
-
-def _same_residue(part: np.ndarray, size: int) -> int | None:
-    """The residue modulo ``size`` (a power of two) every element of ``part`` has, or None if they differ."""
-    residues = part & (size - 1)  # for a power of two, the same as % size, negatives included
-    low, high = bounds(residues)
-    return low if low == high else None
-
-
-def steps(part: np.ndarray) -> list[int] | None:
-    """The step along each axis if ``part`` is ``part[0, ..., 0] + sum_k i_k * step_k``, else None.
-
-    Exactly then, along every axis each difference of neighbours equals the first one.
-    """
-    found = []
-    for axis, n in enumerate(part.shape):
-        if n == 1:
-            found.append(0)
-            continue
-        differences = np.diff(part, axis=axis)
-        first = differences[(0,) * part.ndim]
-        if not bool((differences == first).all()):
-            return None
-        found.append(int(first))
-    return found
