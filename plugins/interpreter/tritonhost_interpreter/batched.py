@@ -302,8 +302,11 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     def create_addptr(self, ptr: TensorHandle, offset: TensorHandle) -> TensorHandle:
         # int1's bitwidth is 1, but a pointer to it steps by bytes, as in Triton's interpreter
-        made = separable.addptr(ptr, offset, max(1, ptr.get_element_ty().primitive_bitwidth // 8))
-        return made if made is not None else super().create_addptr(ptr, offset)
+        size = max(1, ptr.get_element_ty().primitive_bitwidth // 8)
+        made = separable.addptr(ptr, offset, size)
+        if made is not None:
+            return made
+        return separable.with_form(super().create_addptr(ptr, offset), separable.pointer_form(ptr, offset, size))
 
     def create_int_cast(self, src: TensorHandle, dst_type: Any, is_signed: bool) -> TensorHandle:
         made = separable.cast(src, _np_dtype(dst_type.scalar), dst_type.scalar)

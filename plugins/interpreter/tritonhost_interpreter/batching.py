@@ -41,7 +41,8 @@ from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import GridExecutor, InterpretedFunction, TensorHandle
 
 from tritonhost.plugin_api import OutOfBoundsError, globals_key, tensors_of
-from tritonhost_interpreter import bounds, recording, semantics, tape
+from tritonhost_interpreter import bounds, recording, semantics, separable, tape
+from tritonhost_interpreter.affine import Form
 from tritonhost_interpreter.batched import Addresses, BatchedBuilder, Divergence, Unbatchable
 from tritonhost_interpreter.batched_python import lift, patch_tensor_methods, tensor_loop
 from tritonhost_interpreter.batched_reductions import BatchedReduceOps, BatchedScanOps
@@ -206,7 +207,10 @@ def _pointer(tensor: torch.Tensor) -> tl.core.tensor:
         converted = lift(semantics.convert_argument(tensor))
         _POINTER_TYPES[tensor.dtype] = converted.type
         return converted
-    return tl.core.tensor(TensorHandle(np.array([[tensor.data_ptr()]], dtype=np.uint64), pointer_type), pointer_type)
+    address = tensor.data_ptr()
+    handle = TensorHandle(np.array([[address]], dtype=np.uint64), pointer_type)
+    separable.with_form(handle, Form.constant(address, (1, 1)))
+    return tl.core.tensor(handle, pointer_type)
 
 
 def replay(fn: InterpretedFunction, grid: tuple[int, int, int], params: dict[str, Any], kernel: str,

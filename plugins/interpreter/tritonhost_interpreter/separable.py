@@ -261,6 +261,11 @@ def _worth(program: tuple[int, ...], lane: tuple[int, ...]) -> bool:
     return program[0] > 1 and math.prod(lane) > 1
 
 
+def _may_be_worth(shape: tuple[int, ...]) -> bool:
+    """Whether a result of ``shape`` could be worth keeping split: its parts are no larger than its axes."""
+    return shape[0] > 1 and math.prod(shape[1:]) > 1
+
+
 def add(lhs: TensorHandle, rhs: TensorHandle, subtract: bool = False) -> SeparableHandle | None:
     """``lhs + rhs`` (or ``-``) on the parts, or None where the dense operation must run."""
     dtype = part_dtype(lhs)
@@ -268,6 +273,8 @@ def add(lhs: TensorHandle, rhs: TensorHandle, subtract: bool = False) -> Separab
         return None  # mixed dtypes: NumPy's promotion decides the dense result
     sign = -1 if subtract else 1
     shape = _broadcast(shape_of(lhs), shape_of(rhs))
+    if not _may_be_worth(shape):
+        return None
     known_a, known_b = _known(forms(lhs)), _known(forms(rhs))
     if known_a is not None and known_b is not None:
         program_form, lane_form = known_a[0].plus(known_b[0], sign), known_a[1].plus(known_b[1], sign)
@@ -301,6 +308,14 @@ def product_form(lhs: TensorHandle, rhs: TensorHandle) -> Form | None:
         if form is not None and k is not None and k.dtype.kind in "iu":
             return form.times(int(k[0]))
     return None
+
+
+def pointer_form(ptr: TensorHandle, offset: TensorHandle, element_bytes: int) -> Form | None:
+    """The form of ``ptr + offset`` made densely (uint64 plus the offset widened), for plain operands."""
+    a, b = form_of(ptr), form_of(offset)
+    if a is None or b is None or ptr.data.dtype != _UINT64 or not b.fits(offset.data.dtype):
+        return None  # the widening sign- or zero-extends the offset's wrapped value: the form's only if it fits
+    return a.plus(b.times(element_bytes))
 
 
 def multiply(lhs: TensorHandle, rhs: TensorHandle) -> SeparableHandle | None:
@@ -350,9 +365,9 @@ def addptr(ptr: TensorHandle, offset: TensorHandle, element_bytes: int) -> Separ
     source = part_dtype(offset)
     if part_dtype(ptr) != _UINT64 or source is None or source.kind not in "iu":
         return None
-    if not _casts_exactly(offset, _UINT64):
-        return None
     shape = _broadcast(shape_of(ptr), shape_of(offset))
+    if not _may_be_worth(shape) or not _casts_exactly(offset, _UINT64):
+        return None
     known_p, known_o = _known(forms(ptr)), _known(_cast_forms(forms(offset), source, _UINT64))
     if known_p is not None and known_o is not None:
         program_form = known_p[0].plus(known_o[0].times(element_bytes))
