@@ -196,3 +196,14 @@ def int32_overflow(x_ptr, out_ptr, BLOCK: tl.constexpr):
     """Multiplies loaded int32 values past 2**31: compiled Triton wraps them, unchecked."""
     offsets = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     tl.store(out_ptr + offsets, tl.load(x_ptr + offsets) * 65536 + 7)
+
+
+@triton.jit
+def tile_copy_2d(x_ptr, out_ptr, M, N, stride, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Copies tile (program_id(0), program_id(1)) of an M x N matrix, plus 1000 * program_id(1)."""
+    pid_m, pid_n = tl.program_id(0), tl.program_id(1)
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)[:, None]
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)[None, :]
+    mask = (rows < M) & (cols < N)
+    x = tl.load(x_ptr + rows * stride + cols, mask=mask)
+    tl.store(out_ptr + rows * stride + cols, x + 1000.0 * pid_n, mask=mask)

@@ -115,6 +115,41 @@ def test_program_ids_on_a_3d_grid_in_launch_order(batched):
     assert out.tolist() == expected
 
 
+#: Grids whose chunks have a program id with equal first and last values that still varies
+#: between them: on (100, 3) the first chunk, programs 0 to 63, has program_id(1) 0, 1, 2, ..., 0.
+UNEVEN_GRIDS = [(100, 3), (40, 3, 3), (3, 100), (7, 1, 70), (130, 2, 1)]
+
+
+@pytest.mark.parametrize("grid", UNEVEN_GRIDS, ids=str)
+def test_program_ids_that_repeat_across_a_chunk(batched, grid):
+    nx, ny, nz = (*grid, 1, 1)[:3]
+    out = torch.empty(nx * ny * nz, dtype=torch.int32)
+    wrap(k.grid_3d)[grid](out)
+    batched.assert_batched()
+    expected = [x * 100 + y * 10 + z for x in range(nx) for y in range(ny) for z in range(nz)]
+    assert out.tolist() == expected
+
+
+@pytest.mark.parametrize("grid", [(100, 3), (3, 100)], ids=str)
+def test_a_2d_tile_copy_matches_program_by_program(batched, monkeypatch, grid):
+    block_m, block_n = 4, 8
+    m, n = grid[0] * block_m - 1, grid[1] * block_n - 3  # masked edges on both axes
+    x = torch.randn(m, n)
+    launches = []
+
+    def launch() -> torch.Tensor:
+        out = torch.zeros_like(x)
+        wrap(k.tile_copy_2d)[grid](x, out, m, n, n, BLOCK_M=block_m, BLOCK_N=block_n)
+        launches.append(out)
+        return out
+
+    first, second = launch(), launch()  # the second replays the first's tape
+    batched.assert_batched()
+    expected = x + 1000.0 * (torch.arange(n) // block_n).float()[None, :]
+    assert torch.equal(first, expected) and torch.equal(second, expected)
+    assert torch.equal(_one_by_one(monkeypatch, launch), expected)
+
+
 def test_commutative_atomics_batch(batched):
     programs, block = 8, 32
     x = (torch.rand(programs * block) * 64).floor()

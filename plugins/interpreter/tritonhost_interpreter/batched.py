@@ -176,8 +176,10 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.batch = stop - start
         self._viewed.clear()  # the last chunk's values are gone
         # An id equal across the chunk stays one value, so what follows from it is computed once.
+        # Equal ends are not enough: on a grid (100, 3) the chunk 0..63 has program_id(1)
+        # 0, 1, 2, ..., 0, so every id is compared.
         self._program_ids = [
-            (i[:1] if i[0] == i[-1] else i).astype(np.int32).reshape(-1, 1) for i in ids
+            (i[:1] if bool((i == i[0]).all()) else i).astype(np.int32).reshape(-1, 1) for i in ids
         ]
         # An id is start + i over the chunk where the other axes are one program wide; else
         # its form is left unknown and the separable paths decide from its values.
