@@ -167,6 +167,31 @@ def test_operations_on_forms_equal_those_on_arrays_bit_for_bit(dtype):
                     assert np.array_equal(affine.array(columns, np.dtype(np.int64)), twin_columns)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint32], ids=["int32", "int64", "uint32"])
+def test_a_dense_value_with_a_form_compares_as_its_array_does(dtype):
+    """``decided`` on a plain handle with a form (offsets kept whole): NumPy's comparison of
+    the array, wherever it answers, including forms whose values wrap in the dtype."""
+    rng = random.Random(2)
+    tl_type = {np.int32: tl.int32, np.int64: tl.int64, np.uint32: tl.uint32}[dtype]
+    ops = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
+    answered = 0
+    for round_ in range(300):
+        small = Form.make(rng.randrange(-600, 600), [rng.randrange(-9, 9), rng.randrange(-9, 9)], (6, 5))
+        form = _random_form(rng, (6, 5), big=True) if round_ % 4 == 0 else small
+        data = _wrapped(_values(form), np.dtype(dtype))
+        value = separable.with_form(TensorHandle(data, tl_type), form)
+        assert separable.form_of(value) is form
+        scalar = np.array([[rng.randrange(0, 700) - (0 if dtype == np.uint32 else 350)]], dtype=dtype)
+        n = TensorHandle(np.broadcast_to(scalar, (1, 5)), tl_type)  # a splat, as the builder makes it
+        for op in ops:
+            for lhs, rhs in ((value, n), (n, value)):
+                outcome = separable.decided(lhs, rhs, op)
+                if outcome is not None:
+                    answered += 1
+                    assert np.array_equal(np.broadcast_to(outcome, data.shape), op(lhs.data, rhs.data))
+    assert answered > 300  # most small forms lie wholly on one side of n
+
+
 def test_an_array_made_from_a_form_wraps_as_numpy_arithmetic_does():
     rng = random.Random(2)
     for _ in range(200):

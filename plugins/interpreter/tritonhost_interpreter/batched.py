@@ -88,6 +88,34 @@ def _is_range(ids: np.ndarray) -> bool:
         n <= 2 or bool((np.diff(ids[:, 0]) == second - first).all()))
 
 
+#: How many chunks' program ids a builder keeps (each at most a chunk's ids, three int32 columns).
+_CHUNK_IDS_KEPT = 16
+
+
+def _program_ids(grid: tuple[int, int, int], start: int, stop: int) -> tuple[list[np.ndarray], list[Form | None]]:
+    """The ids (x, y, z) of the programs ``start`` to ``stop`` of ``grid``, each of shape (L, 1) or (1, 1), and their forms.
+
+    An id equal across the chunk is one value, so what follows from it is computed once.
+    Equal ends are not enough: on a grid (100, 3) the chunk 0..63 has program_id(1)
+    0, 1, 2, ..., 0, so every id is compared. An id is start + i over the chunk where the
+    other axes are one program wide; else its form is left unknown and the separable paths
+    decide from its values. The arrays are read-only: a builder keeps them for later launches.
+    """
+    _, ny, nz = grid
+    linear = np.arange(start, stop, dtype=np.int64)
+    ids = []
+    for axis in (linear // (ny * nz), (linear // nz) % ny, linear % nz):
+        made = (axis[:1] if bool((axis == axis[0]).all()) else axis).astype(np.int32).reshape(-1, 1)
+        made.flags.writeable = False
+        ids.append(made)
+    forms = [
+        Form.constant(int(i[0, 0]), (1, 1)) if len(i) == 1 else
+        Form(int(i[0, 0]), (int(i[1, 0]) - int(i[0, 0]), 0), i.shape) if _is_range(i) else None
+        for i in ids
+    ]
+    return ids, forms
+
+
 def _common(*arrays: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
     """The arrays broadcast to one shape, contiguous (Triton's C++ helpers index them flat)."""
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
@@ -142,6 +170,8 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.batch = 0
         self._program_ids: list[np.ndarray] = []
         self._program_forms: list[Form | None] = []
+        #: :func:`_program_ids` by (grid, start, stop), the oldest dropped first.
+        self._chunk_ids: dict[tuple[tuple[int, int, int], int, int], tuple[list[np.ndarray], list[Form | None]]] = {}
         #: Called before each memory access: (access, pointers or a function making them, mask (None: every
         #: lane), item size, active span); may raise.
         self.before_access: Callable[[str, Addresses, np.ndarray | None, int, tuple[int, int] | None], None] | None = None
@@ -170,25 +200,19 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
 
     def set_programs(self, start: int, stop: int) -> None:
         """Run the programs ``start`` to ``stop`` (exclusive) in launch order: x slowest, as Triton loops."""
-        _, ny, nz = self.grid_dim
-        linear = np.arange(start, stop, dtype=np.int64)
-        ids = [linear // (ny * nz), (linear // nz) % ny, linear % nz]
         self.batch = stop - start
         self._viewed.clear()  # the last chunk's values are gone
-        # An id equal across the chunk stays one value, so what follows from it is computed once.
-        # Equal ends are not enough: on a grid (100, 3) the chunk 0..63 has program_id(1)
-        # 0, 1, 2, ..., 0, so every id is compared.
-        self._program_ids = [
-            (i[:1] if bool((i == i[0]).all()) else i).astype(np.int32).reshape(-1, 1) for i in ids
-        ]
-        # An id is start + i over the chunk where the other axes are one program wide; else
-        # its form is left unknown and the separable paths decide from its values.
-        self._program_forms = [
-            Form.constant(int(i[0, 0]), (1, 1)) if len(i) == 1 else
-            Form(int(i[0, 0]), (int(i[1, 0]) - int(i[0, 0]), 0), i.shape) if _is_range(i) else None
-            for i in self._program_ids
-        ]
         self.peak_elements = 1
+        key = (self.grid_dim, start, stop)
+        found = self._chunk_ids.get(key)
+        if found is None:
+            # Made once per grid and chunk: a test suite launches the same grid again and
+            # again, and making them cost a small launch a tenth of its time.
+            found = _program_ids(self.grid_dim, start, stop)
+            if len(self._chunk_ids) >= _CHUNK_IDS_KEPT:
+                self._chunk_ids.pop(next(iter(self._chunk_ids)))
+            self._chunk_ids[key] = found
+        self._program_ids, self._program_forms = found
 
     def first_program(self) -> tuple[int, int, int]:
         """The id (x, y, z) of the chunk's first program (what an error names; the rest are not made)."""
@@ -219,7 +243,13 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         data = arg.data if arg.data.ndim >= 2 else arg.data.reshape(1, -1)
         first = data.reshape(_lead(data), -1)[:, :1].astype(_np_dtype(arg.dtype), copy=False)
         self._seen(shape)
-        out = np.broadcast_to(first.reshape(_lead(data), *([1] * len(shape))), (_lead(data), *shape))
+        if first.shape[0] == 1:
+            # One value for every program: a zero-strided array over it, as np.broadcast_to
+            # makes, for a tenth of its cost (a splat runs for each scalar in each kernel).
+            out = np.ndarray((1, *shape), first.dtype, np.ascontiguousarray(first), 0, (0,) * (len(shape) + 1))
+            out.flags.writeable = False
+        else:
+            out = np.broadcast_to(first.reshape(_lead(data), *([1] * len(shape))), (_lead(data), *shape))
         made = _handle(out, arg.dtype.scalar)
         if out.dtype.kind in "iu":  # a splat's form: one value, or one per program
             if first.shape[0] == 1:

@@ -449,20 +449,32 @@ def decided(lhs: TensorHandle, rhs: TensorHandle, op: Callable[..., Any]) -> np.
     Returns the constant outcome, with one row for all programs, or None.
     """
     for value, scalar, compare in ((lhs, rhs, op), (rhs, lhs, _SWAPPED.get(op))):
-        if not isinstance(value, SeparableHandle) or isinstance(scalar, SeparableHandle) or compare is None:
+        if isinstance(scalar, SeparableHandle) or compare is None:
             continue
-        n = single(scalar)
-        if not value.split or n is None or n.dtype != value.part_dtype:
-            continue  # mixed dtypes compare after NumPy's promotion, possibly to float
-        found = sum_bounds(value)
-        assert found is not None
-        low, high = found
-        if not _fits(low, high, value.part_dtype):
-            return None  # the sum wraps somewhere: only the dense values tell
+        if isinstance(value, SeparableHandle):
+            n = single(scalar)
+            if not value.split or n is None or n.dtype != value.part_dtype:
+                continue  # mixed dtypes compare after NumPy's promotion, possibly to float
+            found = sum_bounds(value)
+            assert found is not None
+            low, high = found
+            if not _fits(low, high, value.part_dtype):
+                return None  # the sum wraps somewhere: only the dense values tell
+        else:
+            # A dense value with a form (offsets a kernel made from the program id and
+            # tl.arange, kept whole): its exact bounds, where the form fits the array's dtype
+            # (the array then holds the form's values unwrapped), decide the same way.
+            form = form_of(value)
+            if form is None or all(step == 0 for step in form.steps):
+                continue  # no form, or one value: the comparison itself is as cheap
+            n = single(scalar)
+            if n is None or n.dtype != value.data.dtype or not form.fits(value.data.dtype):
+                continue
+            low, high = form.bounds()
         outcome = _outcome(compare, low, high, int(n[0]))
         if outcome is None:
             return None
-        shape = _broadcast(value.shape, shape_of(scalar))
+        shape = _broadcast(shape_of(value), shape_of(scalar))
         return np.broadcast_to(np.bool_(outcome), (1, *shape[1:]))
     return None
 
