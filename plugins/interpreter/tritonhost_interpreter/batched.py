@@ -37,7 +37,7 @@ from triton._C.libtriton import ir
 from triton.runtime import interpreter as triton_interpreter
 from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
 
-from tritonhost_interpreter import access, separable
+from tritonhost_interpreter import access, program_ids, separable
 from tritonhost_interpreter.affine import Form
 from tritonhost_interpreter.bounds import active_span
 from tritonhost_interpreter.memory import ArgumentMemory
@@ -79,41 +79,6 @@ def _lead(data: np.ndarray) -> int:
 
 def _handle(data: np.ndarray, dtype: Any) -> TensorHandle:
     return TensorHandle(data, dtype)
-
-
-def _is_range(ids: np.ndarray) -> bool:
-    """Whether a chunk's program ids (shape (L, 1)) are ``first + i * step``, read from both ends."""
-    n, first, second = len(ids), int(ids[0, 0]), int(ids[1, 0])
-    return bool(int(ids[-1, 0]) - first == (n - 1) * (second - first)) and (
-        n <= 2 or bool((np.diff(ids[:, 0]) == second - first).all()))
-
-
-#: How many chunks' program ids a builder keeps (each at most a chunk's ids, three int32 columns).
-_CHUNK_IDS_KEPT = 16
-
-
-def _program_ids(grid: tuple[int, int, int], start: int, stop: int) -> tuple[list[np.ndarray], list[Form | None]]:
-    """The ids (x, y, z) of the programs ``start`` to ``stop`` of ``grid``, each of shape (L, 1) or (1, 1), and their forms.
-
-    An id equal across the chunk is one value, so what follows from it is computed once.
-    Equal ends are not enough: on a grid (100, 3) the chunk 0..63 has program_id(1)
-    0, 1, 2, ..., 0, so every id is compared. An id is start + i over the chunk where the
-    other axes are one program wide; else its form is left unknown and the separable paths
-    decide from its values. The arrays are read-only: a builder keeps them for later launches.
-    """
-    _, ny, nz = grid
-    linear = np.arange(start, stop, dtype=np.int64)
-    ids = []
-    for axis in (linear // (ny * nz), (linear // nz) % ny, linear % nz):
-        made = (axis[:1] if bool((axis == axis[0]).all()) else axis).astype(np.int32).reshape(-1, 1)
-        made.flags.writeable = False
-        ids.append(made)
-    forms = [
-        Form.constant(int(i[0, 0]), (1, 1)) if len(i) == 1 else
-        Form(int(i[0, 0]), (int(i[1, 0]) - int(i[0, 0]), 0), i.shape) if _is_range(i) else None
-        for i in ids
-    ]
-    return ids, forms
 
 
 def _common(*arrays: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
@@ -170,7 +135,7 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         self.batch = 0
         self._program_ids: list[np.ndarray] = []
         self._program_forms: list[Form | None] = []
-        #: :func:`_program_ids` by (grid, start, stop), the oldest dropped first.
+        #: :func:`program_ids.of_chunk` by (grid, start, stop), the oldest dropped first.
         self._chunk_ids: dict[tuple[tuple[int, int, int], int, int], tuple[list[np.ndarray], list[Form | None]]] = {}
         #: Called before each memory access: (access, pointers or a function making them, mask (None: every
         #: lane), item size, active span); may raise.
@@ -208,8 +173,8 @@ class BatchedBuilder(InterpreterBuilder):  # type: ignore[misc]
         if found is None:
             # Made once per grid and chunk: a test suite launches the same grid again and
             # again, and making them cost a small launch a tenth of its time.
-            found = _program_ids(self.grid_dim, start, stop)
-            if len(self._chunk_ids) >= _CHUNK_IDS_KEPT:
+            found = program_ids.of_chunk(self.grid_dim, start, stop)
+            if len(self._chunk_ids) >= program_ids.KEPT:
                 self._chunk_ids.pop(next(iter(self._chunk_ids)))
             self._chunk_ids[key] = found
         self._program_ids, self._program_forms = found
