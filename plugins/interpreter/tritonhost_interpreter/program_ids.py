@@ -20,10 +20,6 @@ def is_range(ids: np.ndarray) -> bool:
         n <= 2 or bool((np.diff(ids[:, 0]) == second - first).all()))
 
 
-#: How many chunks' program ids a builder keeps (each at most a chunk's ids, three int32 columns).
-KEPT = 16
-
-
 def of_chunk(grid: tuple[int, int, int], start: int, stop: int) -> tuple[list[np.ndarray], list[Form | None]]:
     """The ids (x, y, z) of the programs ``start`` to ``stop`` of ``grid``, each of shape (L, 1) or (1, 1), and their forms.
 
@@ -31,7 +27,7 @@ def of_chunk(grid: tuple[int, int, int], start: int, stop: int) -> tuple[list[np
     Equal ends are not enough: on a grid (100, 3) the chunk 0..63 has program_id(1)
     0, 1, 2, ..., 0, so every id is compared. An id is start + i over the chunk where the
     other axes are one program wide; else its form is left unknown and the separable paths
-    decide from its values. The arrays are read-only: a builder keeps them for later launches.
+    decide from its values. The arrays are read-only, so that a caller may keep them for later launches.
     """
     _, ny, nz = grid
     linear = np.arange(start, stop, dtype=np.int64)
