@@ -92,6 +92,9 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
         "AOTAutograd's modules load with Dynamo's; only backend=\"tritonhost\" compiling, or install() on a "
         "torch before 2.13, reads their source"
     ),
+    ("tritonhost.compat.autograd_function", "torch._dynamo.variables"): (
+        "importing Dynamo takes a second or so; only install() on a torch before 2.13 reads or patches it"
+    ),
 }
 
 

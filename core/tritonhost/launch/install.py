@@ -29,6 +29,13 @@ every AOTAutograd backend (aot_eager, Inductor, ...) trace a backward that write
 the forward's inputs, as kernel libraries' backwards do: it applies PyTorch's own fix,
 no grad for AOTAutograd's replay of that write, around ``AotAutograd.__call__``
 (``compat/aot_autograd.py``; ``backend="tritonhost"`` applies it installed or not).
+
+On a torch without pytorch/pytorch#180921 (2.11 has the bug), installing also has Dynamo
+filter, from the outputs of an ``autograd.Function`` forward it traces, the tensors that
+alias what the forward returns (``compat/autograd_function.py``). Without it, a forward
+that saves ``o`` and returns ``o.to(dtype)`` where that is a no-op, as most of
+flash-linear-attention's do in fp32, gets zero gradients under ``torch.compile``, with every
+backend. Only installing can apply it: Dynamo has traced the forward before any backend runs.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import torch
 from triton.runtime.jit import KernelInterface
 
 from tritonhost.compat.aot_autograd import replay_backward_writes, torch_replays_without_grad
+from tritonhost.compat.autograd_function import dynamo_filters_forward_aliases, filter_forward_aliases
 from tritonhost.launch.wrap import Launch, wrap
 
 if TYPE_CHECKING:
@@ -120,6 +128,9 @@ class Installation:
                 if patched_aot is not None:
                     aot_class, aot_call = patched_aot
                     aot_class.__call__ = aot_call
+                undo_filter = _originals.pop("forward aliases", None)
+                if undo_filter is not None:
+                    undo_filter()
                 if _originals.pop("dynamo", False):
                     from tritonhost.tracing.dynamo import route_modelled_launches
 
@@ -152,12 +163,14 @@ def install() -> Installation:
             # What may fail (importing Dynamo) comes first: a failed install patches nothing.
             wrapper_class = _pytorch_wrapper()
             aot_class = _aot_autograd()
+            dynamo_filters_forward_aliases()  # imports Dynamo on a torch before 2.13
             routed = False
             if _dynamo_may_model_kernels():
                 from tritonhost.tracing.dynamo import route_modelled_launches
 
                 routed = route_modelled_launches(_kernel_getitem)
             _originals["dynamo"] = routed
+            _originals["forward aliases"] = filter_forward_aliases()
             _originals["getitem"] = KernelInterface.__getitem__
             _originals["call"] = wrapper_class.__call__
             KernelInterface.__getitem__ = _kernel_getitem  # type: ignore[assignment, method-assign]
