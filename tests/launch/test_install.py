@@ -91,6 +91,27 @@ def test_backward_writing_gradients_into_the_forward_inputs(installed, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_a_forward_returning_its_saved_output_through_a_no_op_cast(installed, mode, dtype):
+    """flash-linear-attention's pattern: the forward saves its fp32 output and returns ``o.to(x.dtype)``.
+
+    In fp32 the cast returns the saved tensor itself, and torch 2.11's Dynamo gives the
+    backward zeros for ``do`` (pytorch/pytorch#180642), under every backend; installed,
+    tritonhost applies PyTorch's fix (compat/autograd_function.py). bf16 casts for real.
+    """
+    torch.manual_seed(3)
+    x = torch.randn(2, 37, 80).to(dtype)  # 80 features: two blocks of 64, the second masked
+    g = (torch.nn.functional.logsigmoid(torch.randn(2, 37, 80)) / 4).to(dtype)
+    got, got_grads = values_and_gradients(_compiled(libf.gated_scan, mode), x, g)
+    want, want_grads = values_and_gradients(libf.gated_scan_reference, x, g)
+    rtol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert_close_to_scale(got, want, rtol)
+    for g_, w_ in zip(got_grads, want_grads, strict=True):
+        assert g_.abs().max() > 0
+        assert_close_to_scale(g_, w_, rtol * 10)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_autotuned_function_with_a_grid_function(installed, mode):
     x = torch.randn(77)
     got, (grad,) = values_and_gradients(_compiled(libf.scale_by_three, mode), x)

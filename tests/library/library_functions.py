@@ -104,6 +104,41 @@ class Scale(torch.autograd.Function):
         return out, None
 
 
+class GatedScan(torch.autograd.Function):
+    """As flash-linear-attention writes its recurrent Functions: the kernel writes the output
+    in fp32, the forward saves it for the backward and returns ``o.to(x.dtype)``.
+
+    In fp32 that cast is a no-op which returns the saved tensor itself: on torch 2.11, Dynamo
+    then gives the backward zeros for ``do`` (pytorch/pytorch#180642; compat/autograd_function.py)."""
+
+    @staticmethod
+    def forward(ctx, x, g):
+        batch, time, dim = x.shape
+        o = x.new_empty(batch, time, dim, dtype=torch.float32)
+        block = min(triton.next_power_of_2(dim), 64)
+        lib.gated_scan_forward[(batch, triton.cdiv(dim, block))](x, g, o, time, dim, BLOCK=block)
+        ctx.save_for_backward(g, o)
+        return o.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, do):
+        g, o = ctx.saved_tensors
+        batch, time, dim = o.shape
+        dx, dg = torch.empty_like(o), torch.empty_like(o)
+        block = min(triton.next_power_of_2(dim), 64)
+        lib.gated_scan_backward[(batch, triton.cdiv(dim, block))](g, o, do.contiguous(), dx, dg, time, dim,
+                                                                   BLOCK=block)
+        return dx.to(g.dtype), dg.to(g.dtype)
+
+
+def gated_scan_reference(x, g):
+    h, out = torch.zeros_like(x[:, 0], dtype=torch.float32), []
+    for t in range(x.shape[1]):
+        h = g[:, t].float().exp() * h + x[:, t].float()
+        out.append(h)
+    return torch.stack(out, 1).to(x.dtype)
+
+
 def swiglu_through_wrap_triton(a, b):
     c = torch.empty_like(a)
     n = a.numel()
@@ -153,3 +188,7 @@ def swiglu_into_inputs(a, b):
 
 def scale_by_three(x):
     return Scale.apply(x, 3.0)
+
+
+def gated_scan(x, g):
+    return GatedScan.apply(x, g)

@@ -330,3 +330,41 @@ def rope_in_place(Q, K, COS, SIN, seq_len, n_q_heads, n_k_heads, HEAD_DIM: tl.co
         x2 = tl.load(base + HEAD_DIM // 2 + half)
         tl.store(base + half, x1 * cos - x2 * sin)
         tl.store(base + HEAD_DIM // 2 + half, x2 * cos + x1 * sin)
+
+
+# --- a recurrence, as linear-attention libraries write it --------------------------------------
+
+
+@triton.jit
+def gated_scan_forward(X, G, O, T, D, BLOCK: tl.constexpr):
+    """``o[t] = exp(g[t]) * o[t - 1] + x[t]`` along T, one program per (sequence, block of D), as
+    flash-linear-attention's HGRN: the state stays in fp32 registers, the loop runs over time."""
+    i_b, i_d = tl.program_id(0), tl.program_id(1)
+    cols = i_d * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < D
+    h = tl.zeros([BLOCK], dtype=tl.float32)
+    for t in range(T):
+        at = (i_b * T + t).to(tl.int64) * D + cols
+        x = tl.load(X + at, mask=mask, other=0).to(tl.float32)
+        g = tl.load(G + at, mask=mask, other=0).to(tl.float32)
+        h = tl.exp(g) * h + x
+        tl.store(O + at, h.to(O.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def gated_scan_backward(G, O, dO, dX, dG, T, D, BLOCK: tl.constexpr):
+    """The same recurrence backwards in time: ``dx[t] = do[t] + exp(g[t + 1]) * dx[t + 1]`` and
+    ``dg[t] = dx[t] * exp(g[t]) * o[t - 1]``, reading the forward's saved output."""
+    i_b, i_d = tl.program_id(0), tl.program_id(1)
+    cols = i_d * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < D
+    dh = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(T):
+        t = T - 1 - i
+        at = (i_b * T + t).to(tl.int64) * D + cols
+        dh += tl.load(dO + at, mask=mask, other=0).to(tl.float32)
+        g = tl.exp(tl.load(G + at, mask=mask, other=0).to(tl.float32))
+        before = tl.load(O + at - D, mask=mask & (t > 0), other=0).to(tl.float32)
+        tl.store(dX + at, dh.to(dX.dtype.element_ty), mask=mask)
+        tl.store(dG + at, (dh * g * before).to(dG.dtype.element_ty), mask=mask)
+        dh *= g

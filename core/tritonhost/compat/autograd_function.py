@@ -41,10 +41,10 @@ def dynamo_filters_forward_aliases() -> bool:
     """Whether this torch's Dynamo already filters aliased intermediates out of an ``autograd.Function`` forward."""
     if TorchVersion(torch.__version__) >= "2.13":  # has the fix: no need to import Dynamo
         return True
-    from torch._dynamo.variables.higher_order_ops import AutogradFunctionApplyVariable
+    from torch._dynamo.variables import higher_order_ops
 
     try:
-        source = inspect.getsource(AutogradFunctionApplyVariable.trace_forward_graph)
+        source = inspect.getsource(higher_order_ops.AutogradFunctionApplyVariable.trace_forward_graph)
     except OSError:  # no source shipped: assume the bug, whose fix below changes nothing where it is fixed
         return False
     return _FLAG in source
