@@ -281,6 +281,26 @@ def test_on_the_gpu_installed_launches_train_under_each_backend(backend):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", "tritonhost", "inductor"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_on_the_gpu_a_forward_returning_its_saved_output_through_a_no_op_cast(backend, dtype):
+    """flash-linear-attention's pattern on a GPU, where Dynamo models kernels itself: installed,
+    every backend gets the gradients on torch 2.11 (pytorch/pytorch#180642)."""
+    torch.manual_seed(3)
+    x = torch.randn(2, 37, 80, device="cuda").to(dtype)
+    g = (torch.nn.functional.logsigmoid(torch.randn(2, 37, 80, device="cuda")) / 4).to(dtype)
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        got, got_grads = values_and_gradients(_compiled(libf.gated_scan, backend), x, g)
+    torch._dynamo.reset()
+    want, want_grads = values_and_gradients(libf.gated_scan_reference, x, g)
+    rtol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert_close_to_scale(got, want, rtol)
+    for g_, w_ in zip(got_grads, want_grads, strict=True):
+        assert g_.abs().max() > 0
+        assert_close_to_scale(g_, w_, rtol * 10)
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("backend", ["aot_eager", "tritonhost", "inductor"])
 def test_on_the_gpu_a_backward_writing_into_the_forward_inputs_compiles_under_each_backend(backend):
     """Liger's SwiGLU and GeGLU backward, on torch 2.11 (pytorch#178622): installed, every backend runs it."""
