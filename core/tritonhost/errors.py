@@ -48,7 +48,7 @@ class DeviceMismatchError(TritonhostError, ValueError):
 
 
 class UnsupportedFeatureError(TritonhostError):
-    """The installed Triton or the backend lacks a feature the call asks for."""
+    """The installed Triton, torch or backend lacks a feature the call asks for (or gets it wrong)."""
 
 
 class NotAKernelError(TritonhostError, TypeError):

@@ -22,7 +22,9 @@ from tritonhost.compat.autograd_function import (
     _filtering,
     dynamo_filters_forward_aliases,
     filter_forward_aliases,
+    refuse_forward_aliases,
 )
+from tritonhost.errors import UnsupportedFeatureError
 
 
 class _ReturnsWhatItSaves(torch.autograd.Function):
@@ -47,11 +49,15 @@ def _gradient(backend: str) -> torch.Tensor:
     return x.grad
 
 
-@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", "tritonhost"])
 def test_installed_a_no_op_cast_of_a_saved_tensor_keeps_its_gradient(interpreter, backend):
     want = 3 * torch.arange(1.0, 5.0)
     if not dynamo_filters_forward_aliases():  # PyTorch's own bug, which installing fixes
-        torch.testing.assert_close(_gradient(backend), torch.zeros(4))
+        if backend == "tritonhost":  # too late to fix in the backend: refused, not compiled wrong
+            with pytest.raises(Exception, match=r"wrong gradients.*pytorch/pytorch#180642"):
+                _gradient(backend)
+        else:
+            torch.testing.assert_close(_gradient(backend), torch.zeros(4))
     with tritonhost.install():
         torch.testing.assert_close(_gradient(backend), want)
     if dynamo_filters_forward_aliases():
@@ -102,3 +108,39 @@ def test_a_dynamo_it_cannot_fix_is_named_in_a_warning(monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"pytorch/pytorch#180921.*zero gradients.*torch 2\.13"):
         assert filter_forward_aliases() is None
     assert higher_order_ops.speculate_subgraph_with_auto_output_flattening is speculate_without_the_filter
+
+
+def _dynamo_graph() -> torch.fx.GraphModule:
+    captured: list[torch.fx.GraphModule] = []
+
+    def capture(graph_module, example_inputs):
+        captured.append(graph_module)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    torch.compile(_ReturnsWhatItSaves.apply, backend=capture, fullgraph=True)(torch.randn(4, requires_grad=True))
+    torch._dynamo.reset()
+    return captured[0]
+
+
+def _forward_output(graph_module: torch.fx.GraphModule) -> torch.fx.Node:
+    (forward,) = [m for name, m in graph_module.named_children() if name.startswith("fwd_body")]
+    return next(n for n in forward.graph.nodes if n.op == "output")
+
+
+def test_backend_tritonhost_refuses_a_forward_that_returns_one_tensor_twice(monkeypatch):
+    """What torch 2.11's Dynamo records (((outs, o), (o,)), outs being o.to(o.dtype)), made from this torch's graph."""
+    graph_module = _dynamo_graph()
+    output = _forward_output(graph_module)
+    (outputs, saved) = output.args[0]
+    outs = outputs[0]
+    o = outs.args[0]  # outs = o.to(torch.float32): one fake tensor for both
+    assert outs.meta["example_value"] is o.meta["example_value"]
+    monkeypatch.setattr(autograd_function, "dynamo_filters_forward_aliases", lambda: False)
+    output.args = (((outs,), saved),)
+    refuse_forward_aliases(graph_module)  # as a torch with the fix records it: o returned once, and saved
+    output.args = (((outs, o), saved),)  # as torch 2.11 records it
+    with pytest.raises(UnsupportedFeatureError, match=r"'outs' and 'o'.*pytorch/pytorch#180642.*tritonhost\.install\(\)"):
+        refuse_forward_aliases(graph_module)
+    monkeypatch.setattr(autograd_function, "dynamo_filters_forward_aliases", lambda: True)
+    refuse_forward_aliases(graph_module)  # a torch with the fix never records it

@@ -24,6 +24,7 @@ from tritonhost.codegen.cuda_graphs import CudaGraphRunner, refusal
 from tritonhost.codegen.memory import MemoryPlan, plan_memory
 from tritonhost.codegen.wrapper import generate_wrapper
 from tritonhost.compat.aot_autograd import replay_backward_writes
+from tritonhost.compat.autograd_function import refuse_forward_aliases
 from tritonhost.errors import CompileOptionError
 from tritonhost.host.selection import Backend, select
 from tritonhost.ir.lowering import lower
@@ -173,6 +174,9 @@ def tritonhost_backend(
 
     asked = BackendOptions.parse(mode, options)
     backend = select()  # fail now, with the selection's own message, if no backend can run
+    # torch 2.11's Dynamo may have traced an autograd.Function forward whose backward gets
+    # zeros (compat/autograd_function.py): too late to fix here, so refused rather than compiled.
+    refuse_forward_aliases(graph_module)
     # Launches Dynamo modelled itself (kernel[grid] where Triton can compile, wrap_triton,
     # triton_op) become tritonhost's operators before AOTAutograd functionalizes them.
     adopt_pytorch_kernels(graph_module)

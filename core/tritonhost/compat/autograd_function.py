@@ -18,7 +18,10 @@ PyTorch's fix filters, from those extra outputs, the intermediates that alias th
 forward's inputs or outputs. The filter was already there for other higher-order
 operators (``invoke_subgraph``); the fix has the forward of an ``autograd.Function``
 ask for it. :func:`filter_forward_aliases` applies the same fix, while tritonhost is
-installed (``tritonhost.install()``), on a torch without it.
+installed (``tritonhost.install()``), on a torch without it. ``backend="tritonhost"`` alone
+comes too late to apply it (Dynamo has traced the forward before any backend runs), so on
+such a torch it refuses a graph that holds the bug (:func:`refuse_forward_aliases`) rather
+than compile wrong gradients.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.fx
 from torch.torch_version import TorchVersion
+
+from tritonhost.errors import UnsupportedFeatureError
 
 #: What Dynamo's forward speculation passes on a torch with the fix.
 _FLAG = "filter_aliased_intermediates"
@@ -94,3 +100,57 @@ def filter_forward_aliases() -> Callable[[], None] | None:
         higher_order_ops.speculate_subgraph_with_auto_output_flattening = original
 
     return undo
+
+
+def _forward_outputs(module: torch.nn.Module, node: torch.fx.Node) -> list[torch.fx.Node]:
+    """The nodes the forward subgraph of an ``autograd_function_apply`` node returns, in order."""
+    body = node.args[0]
+    if not (isinstance(body, torch.fx.Node) and body.op == "get_attr" and isinstance(body.target, str)):
+        return []
+    forward = module.get_submodule(body.target)
+    if not isinstance(forward, torch.fx.GraphModule):
+        return []
+    output = next(n for n in forward.graph.nodes if n.op == "output")
+    values = output.args[0]
+    # Dynamo's forward returns ((outputs and kept intermediates), (saved tensors)): a saved
+    # tensor may well be an output too, so only the first part is checked.
+    if isinstance(values, tuple) and len(values) == 2 and all(isinstance(v, tuple) for v in values):
+        values = values[0]
+    returned: list[torch.fx.Node] = []
+    torch.fx.node.map_arg(values, returned.append)
+    return returned
+
+
+def refuse_forward_aliases(graph_module: torch.fx.GraphModule) -> None:
+    """Raise where Dynamo's graph holds an ``autograd.Function`` forward that returns one tensor under two names.
+
+    Only on a torch whose Dynamo does not filter them (the bug above): there, its
+    backward would get zeros for that output's gradient. Two outputs are one tensor
+    where their fake values are one object, as Dynamo's trace of a no-op ``o.to(o.dtype)``
+    gives; views of one storage are distinct tensors, which autograd keeps apart.
+    """
+    if dynamo_filters_forward_aliases():
+        return
+    apply = getattr(torch.ops.higher_order, "autograd_function_apply", None)
+    for module in graph_module.modules():
+        if not isinstance(module, torch.fx.GraphModule):
+            continue
+        for node in module.graph.nodes:
+            if node.op != "call_function" or node.target is not apply:
+                continue
+            seen: dict[int, torch.fx.Node] = {}
+            for returned in _forward_outputs(module, node):
+                value = returned.meta.get("example_value")
+                if not isinstance(value, torch.Tensor):
+                    continue
+                first = seen.setdefault(id(value), returned)
+                if first is not returned:
+                    where = (first.meta.get("stack_trace") or "").strip().splitlines()[-1:]
+                    raise UnsupportedFeatureError(
+                        f"torch {torch.__version__} would compute wrong gradients here: the forward of an "
+                        f"autograd.Function returns the same tensor as '{first.name}' and '{returned.name}' "
+                        f"({where[0].strip() if where else 'a no-op such as o.to(o.dtype) of a tensor it saves'}), "
+                        "and this torch's Dynamo then gives its backward zeros for that output's gradient "
+                        "(pytorch/pytorch#180642). Call tritonhost.install() before torch.compile, which applies "
+                        "PyTorch's fix, or use torch 2.13."
+                    )
