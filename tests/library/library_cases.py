@@ -228,6 +228,37 @@ def _rope(backward: bool) -> Callable[[str], Setup]:
     return setup
 
 
+def _gated_scan_inputs(device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    # Two sequences of 7 steps over 40 features: one block of 32 and a masked one.
+    x = _randn(2, 7, 40, device=device)
+    g = F.logsigmoid(_randn(2, 7, 40, device=device)) / 4
+    return x, g
+
+
+def _gated_scan_reference(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    h, out = torch.zeros_like(x[:, 0]), []
+    for t in range(x.shape[1]):
+        h = g[:, t].exp() * h + x[:, t]
+        out.append(h)
+    return torch.stack(out, 1)
+
+
+def _gated_scan_forward(device: str) -> Setup:
+    x, g = _gated_scan_inputs(device)
+    o = torch.empty_like(x)
+    return Setup((2, 2), (x, g, o, 7, 40), {"BLOCK": BLOCK}, lambda: [o], [_gated_scan_reference(x, g)])
+
+
+def _gated_scan_backward(device: str) -> Setup:
+    x, g = _gated_scan_inputs(device)
+    do = _randn(2, 7, 40, device=device)
+    xr, gr = x.clone().requires_grad_(), g.clone().requires_grad_()
+    o = _gated_scan_reference(xr, gr)
+    o.backward(do)
+    dx, dg = torch.empty_like(x), torch.empty_like(x)
+    return Setup((2, 2), (g, o.detach(), do, dx, dg, 7, 40), {"BLOCK": BLOCK}, lambda: [dx, dg], [xr.grad, gr.grad])
+
+
 CASES = [
     Case("rms_norm_forward", k.rms_norm_forward, _rms_norm_forward, ("Y", "RSTD"), ("X", "W")),
     Case("rms_norm_backward", k.rms_norm_backward, _rms_norm_backward, ("dX", "dW_rows"), ("dY", "X", "W", "RSTD")),
@@ -253,4 +284,6 @@ CASES = [
     Case("log_softmax_autotuned", k.log_softmax_autotuned, _log_softmax_autotuned, ("Y",), ("X",)),
     Case("rope_forward_in_place", k.rope_in_place, _rope(False), ("Q", "K"), ("Q", "K", "COS", "SIN")),
     Case("rope_backward_in_place", k.rope_in_place, _rope(True), ("Q", "K"), ("Q", "K", "COS", "SIN")),
+    Case("gated_scan_forward", k.gated_scan_forward, _gated_scan_forward, ("O",), ("X", "G")),
+    Case("gated_scan_backward", k.gated_scan_backward, _gated_scan_backward, ("dX", "dG"), ("G", "O", "dO")),
 ]
