@@ -167,11 +167,19 @@ def layer_rows(launches: int, repeats: int) -> list[Row]:
     values = (x, y, out, n, 256)
     grid3 = (grid[0], 1, 1)
     launch = wrapped[grid]
-    # The floor: the binary's launcher (Triton's CompiledKernel.run), the stream fetched once.
+    # The binary's launcher (Triton's CompiledKernel.run), the stream fetched once; and the
+    # floor, its C function alone, which prepared launches call where they can.
     binary, function, metadata = prepared._launch, prepared._function, prepared._metadata
     stream = torch.cuda.current_stream().cuda_stream
-    paths: dict[str, Callable[[], object]] = {
-        "the binary's launcher alone (the floor)": lambda: binary(
+    paths: dict[str, Callable[[], object]] = {}
+    c_launch = prepared._c_launch
+    if c_launch is not None:
+        cooperative, pdl = prepared._cooperative, prepared._pdl
+        paths["the binary's C launch function alone (the floor)"] = lambda: c_launch(
+            grid3[0], 1, 1, stream, function, cooperative, pdl, None, None, metadata, None, None, None, *values
+        )
+    paths |= {
+        "the binary's launcher, Triton's run() calls it": lambda: binary(
             grid3[0], 1, 1, stream, function, metadata, None, None, None, *values
         ),
         "+ checks, device, stream (DirectLaunch)": lambda: prepared(grid3, values),

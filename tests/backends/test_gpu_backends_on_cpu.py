@@ -91,18 +91,21 @@ def test_the_triton_runtime_launcher_names_a_host_tensor():
 # --- the prepared direct launch: its guards and its call, without a binary to run -------------
 
 
+class _Binary:
+    """What DirectLaunch.compile finds by compiling, given by hand: the binary's launcher records its calls."""
+
+    function = "function"
+    packed_metadata = "packed metadata"
+
+    def __init__(self, calls):
+        self.run = lambda *args: calls.append(args)
+
+    def launch_metadata(self, grid, stream, *values):
+        return ("metadata", grid, stream)
+
+
 def _prepared(calls, checks, device=0):
-    launch = object.__new__(DirectLaunch)  # what __init__ would find by compiling, given by hand
-    launch._checks = checks
-    launch._globals = ()
-    launch._current_device = lambda: device
-    launch._device = 0
-    launch._current_stream = lambda dev: 1234
-    launch._kernel = None
-    launch._function = "function"
-    launch._metadata = "packed metadata"
-    launch._launch = lambda *args: calls.append(args)
-    return launch
+    return DirectLaunch(checks, (), _Binary(calls), lambda: device, lambda dev: 1234, 0)
 
 
 def test_signature_of_follows_what_triton_specializes_on():
@@ -152,12 +155,7 @@ def test_a_prepared_launch_calls_a_set_launch_hook():
     def hook(metadata):
         seen.append(metadata)
 
-    class Kernel:
-        def launch_metadata(self, grid, stream, *values):
-            return ("metadata", grid, stream)
-
     launch = _prepared(calls, ())
-    launch._kernel = Kernel()
     knobs.runtime.launch_enter_hook.add(hook)
     try:
         assert launch((2, 1, 1), [])
@@ -165,3 +163,50 @@ def test_a_prepared_launch_calls_a_set_launch_hook():
         knobs.runtime.launch_enter_hook.remove(hook)
     (call,) = calls
     assert call[6] == ("metadata", (2, 1, 1), 1234) and call[7] is knobs.runtime.launch_enter_hook
+
+
+# --- the prepared launch calls Triton's C launch function where that is the same launch -------
+
+
+def _cuda_launcher(calls, global_scratch=0, profile_scratch=0):
+    """Triton's own CudaLauncher class, its C function replaced by a recorder (__init__ would build it for a GPU)."""
+    from triton.backends.nvidia.driver import CudaLauncher
+
+    launcher = object.__new__(CudaLauncher)
+    launcher.launch = lambda *args: calls.append(args)
+    launcher.global_scratch_size, launcher.profile_scratch_size = global_scratch, profile_scratch
+    launcher.launch_cooperative_grid, launcher.launch_pdl = False, True
+    return launcher
+
+
+@pytest.mark.parametrize(
+    ("version", "scratch", "direct"),
+    [("3.6.0", (0, 0), True), ("3.6.1+git1234", (0, 0), True), ("3.9.0", (0, 0), False),
+     ("3.6.0", (256, 0), False), ("3.6.0", (0, 64), False), ("local", (0, 0), False)],
+)
+def test_the_c_launch_is_used_only_for_a_checked_layout_and_no_scratch(version, scratch, direct):
+    from tritonhost.compat.direct_launch import c_launch_of
+
+    launcher = _cuda_launcher([], *scratch)
+    assert (c_launch_of(launcher, version) is launcher.launch) is direct
+    assert c_launch_of(lambda *args: None, "3.6.0") is None  # not Triton's CUDA launcher
+
+
+def test_a_prepared_launch_gives_the_c_launch_what_the_cuda_launcher_would(monkeypatch):
+    import triton
+
+    from tritonhost.compat import direct_launch
+
+    # Triton 3.6's CudaLauncher.__call__(g0, g1, g2, stream, function, *args) calls
+    # launch(g0, g1, g2, stream, function, cooperative, pdl, global_scratch, profile_scratch, *args).
+    monkeypatch.setattr(direct_launch, "C_LAUNCH_VERSIONS", (tuple(int(p) for p in triton.__version__.split(".")[:2]),))
+    calls = []
+    binary = _Binary([])
+    binary.run = _cuda_launcher(calls)
+    x = torch.zeros(64)
+    launch = DirectLaunch(((0, _signature_of(x)),), (), binary, lambda: 0, lambda dev: 1234, 0)
+    assert launch((4, 2, 1), [x, x, x, 64, 64])
+    (call,) = calls
+    assert call[:13] == (4, 2, 1, 1234, "function", False, True, None, None, "packed metadata", None, None, None)
+    assert call[13:] == (x, x, x, 64, 64)
+    assert not launch((4, 2, 1), [x[1:], x, x, 64, 64]) and len(calls) == 1

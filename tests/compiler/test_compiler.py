@@ -327,7 +327,7 @@ def test_prepared_launch_declines_arguments_of_another_specialization():
     out = torch.empty(65, device="cuda")
     params = {"x_ptr": x, "y_ptr": y, "out_ptr": out, "n_elements": 64, "BLOCK": 64}
     with tritonhost.use_backend("cuda"):
-        direct = DirectLaunch(add_kernel, params, {})
+        direct = DirectLaunch.compile(add_kernel, params, {})
         assert direct((1, 1, 1), list(params.values()))
         torch.testing.assert_close(out[:64], (x + y)[:64])
         misaligned = [x[1:], y, out, 64, 64]  # 4 bytes past a 16-byte boundary: Triton compiles another binary

@@ -92,3 +92,24 @@ def _status(name: str, usable: bool = True) -> BackendStatus:
 def test_auto_order_is_cuda_rocm_third_party_interpreter():
     statuses = tuple(_status(n) for n in ("interpreter", "zeta", "rocm", "alpha", "cuda"))
     assert [s.name for s in auto_order(statuses)] == ["cuda", "rocm", "alpha", "zeta", "interpreter"]
+
+
+def test_a_repeated_selection_follows_every_change_of_what_it_reads(monkeypatch, fresh_discovery):
+    from tritonhost.host import discovery
+    from tritonhost.host.selection import select
+
+    monkeypatch.setenv("TRITONHOST_BACKEND", "interpreter")
+    first = select()
+    assert select() is first and first.name == "interpreter"  # the second is the reused one
+    monkeypatch.setenv("TRITONHOST_BACKEND", "nonsense")
+    with pytest.raises(tritonhost.UnknownBackendError):
+        select()
+    with tritonhost.use_backend("interpreter"):
+        assert select().name == "interpreter"
+    with pytest.raises(tritonhost.UnknownBackendError):
+        select()
+    monkeypatch.setenv("TRITONHOST_BACKEND", "interpreter")
+    assert select() is first
+    discovery.reset()  # a new registry: its own Backend objects
+    again = select()
+    assert again is not first and again.name == "interpreter" and select() is again

@@ -8,6 +8,8 @@ paths on CUDA, with real launches, are the ``gpu`` tests at the end.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 import triton
@@ -30,18 +32,15 @@ class Recorder:
     def __call__(self, params, options, varying):
         self.prepared.append((params, options, varying))
         values = [params[name] for name in self.jit.arg_names]
-        launch = object.__new__(DirectLaunch)
-        launch._checks = checks_of(self.jit, values, varying)
-        launch._globals = globals_of(self.jit)
-        launch._current_device = lambda: 0
-        launch._device = 0
-        launch._current_stream = lambda device: 0
-        launch._kernel = None
-        launch._function = launch._metadata = None
-        launch._launch = lambda g0, g1, g2, stream, function, meta, launch_meta, enter, exit_, *values: (
-            self.launches.append(((g0, g1, g2), values))
+        binary = SimpleNamespace(
+            function=None,
+            packed_metadata=None,
+            run=lambda g0, g1, g2, stream, function, meta, launch_meta, enter, exit_, *values: (
+                self.launches.append(((g0, g1, g2), values))
+            ),
         )
-        return launch
+        return DirectLaunch(checks_of(self.jit, values, varying), globals_of(self.jit), binary, lambda: 0,
+                            lambda device: 0, 0)
 
 
 @pytest.fixture
@@ -312,3 +311,34 @@ def test_cuda_host_tensor_through_a_prepared_launch_names_the_argument(cuda_prep
     tritonhost.wrap(add_kernel)[(1,)](x, x, x, 64, BLOCK=64)
     with pytest.raises(tritonhost.TritonhostError, match="y_ptr"):
         tritonhost.wrap(add_kernel)[(1,)](x, torch.randn(64), x, 64, BLOCK=64)
+
+
+@pytest.mark.gpu
+def test_cuda_prepared_launch_calls_the_c_launch_where_its_layout_was_checked(cuda_prepared):
+    from triton import knobs
+
+    from tritonhost.compat.direct_launch import C_LAUNCH_VERSIONS
+
+    x, y = torch.randn(4096, device="cuda"), torch.randn(4096, device="cuda")
+    out = torch.empty_like(x)
+    launch = tritonhost.wrap(add_kernel)[(4,)]
+    launch(x, y, out, 4096, BLOCK=1024)  # through the runner, which prepares the kind of call
+    calls = tritonhost.wrap(add_kernel).runner().prepared_calls
+    prepared = calls._kinds[(4, ("BLOCK", 1024))].calls[()].prepared
+    version = tuple(int(part) for part in triton.__version__.split(".")[:2])
+    assert (prepared._c_launch is not None) is (version in C_LAUNCH_VERSIONS)
+    seen = []
+    hook = seen.append
+    knobs.runtime.launch_enter_hook.add(hook)  # a profiler's hook: called once per launch, as by run()
+    try:
+        out.zero_()
+        launch(x, y, out, 4096, BLOCK=1024)
+    finally:
+        knobs.runtime.launch_enter_hook.remove(hook)
+    torch.cuda.synchronize()
+    torch.testing.assert_close(out, x + y)
+    assert len(seen) == 1
+    out.zero_()
+    launch(x, y, out, 4096, BLOCK=1024)
+    torch.testing.assert_close(out, x + y)
+    assert len(seen) == 1

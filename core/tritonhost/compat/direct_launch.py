@@ -9,20 +9,33 @@ Triton's own ``run`` ends. Before each launch it checks the few properties
 Triton specializes on (16-byte alignment of pointers, ints equal to 1 or
 divisible by 16, 32- or 64-bit ints); when they differ it declines, and the
 caller goes through ``JITFunction.run``, which compiles what is needed.
+
+Where the binary's launcher is Triton's CUDA launcher in a layout checked on a
+GPU (:func:`c_launch_of`), the launch calls the launcher's C function itself:
+the Python ``__call__`` in front of it only allocates scratch memory, which a
+kernel that needs none never uses, and costs about 1 us per launch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
+import triton
 from triton import knobs
 from triton.runtime.driver import driver
 from triton.runtime.jit import JITFunction
 
 _I32 = (-(2**31), 2**31 - 1)
 _MISSING = object()
+
+#: The Triton versions whose CUDA launcher's C function :func:`c_launch_of` knows how to
+#: call: ``launch(gridX, gridY, gridZ, stream, function, cooperative, pdl, global scratch,
+#: profile scratch, packed metadata, launch metadata, enter hook, exit hook, *values)``.
+#: Only a layout that has run on a GPU is listed (Triton 3.6, on the lent H100s); any
+#: other version launches through the launcher's ``__call__``, as Triton's run does.
+C_LAUNCH_VERSIONS = ((3, 6),)
 
 
 def _signature_of(value: Any) -> Any:
@@ -60,56 +73,129 @@ def checks_of(jit: JITFunction, values: Sequence[Any], varying: Collection[str] 
     )
 
 
+def c_launch_of(run: Any, version: str = triton.__version__) -> Callable[..., Any] | None:
+    """The C function behind ``run`` (a compiled kernel's launcher) where calling it directly is the same launch.
+
+    That holds for Triton's CUDA launcher in a version of :data:`C_LAUNCH_VERSIONS`, for a
+    kernel that uses no global or profile scratch memory (the launcher's ``__call__``
+    allocates it per launch). None otherwise: the caller calls ``run`` itself.
+    """
+    cls = type(run)
+    if cls.__qualname__ != "CudaLauncher" or cls.__module__ != "triton.backends.nvidia.driver":
+        return None
+    try:
+        major_minor = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:  # a local build's version string
+        return None
+    if major_minor not in C_LAUNCH_VERSIONS:
+        return None
+    if getattr(run, "global_scratch_size", None) != 0 or getattr(run, "profile_scratch_size", None) != 0:
+        return None
+    launch = getattr(run, "launch", None)
+    return launch if callable(launch) else None
+
+
 class DirectLaunch:
-    """Launches one compiled binary of ``jit``; returns False for arguments it was not compiled for."""
+    """Launches one compiled binary; returns False for arguments it was not compiled for.
+
+    Make one with :meth:`compile`; the constructor takes what compiling found.
+    """
 
     __slots__ = (
-        "_checks",
+        "_c_launch",
+        "_cooperative",
         "_current_device",
         "_current_stream",
         "_device",
         "_function",
         "_globals",
+        "_ints",
         "_kernel",
         "_launch",
         "_metadata",
+        "_pdl",
+        "_tensors",
+        "_types",
     )
 
-    def __init__(
-        self,
+    @classmethod
+    def compile(
+        cls,
         jit: JITFunction,
         params: Mapping[str, Any],
         options: Mapping[str, Any],
         varying: Collection[str] | None = None,
-    ) -> None:
+    ) -> DirectLaunch:
+        """The launch of ``jit``'s binary for arguments like ``params`` (compiled now if needed)."""
         values = [params[name] for name in jit.arg_names]
         kernel = jit.run(*values, grid=(1, 1, 1), warmup=True, **options)
         if hasattr(kernel, "result"):  # Triton's asynchronous compile mode hands back a future
             kernel = kernel.result()
         kernel._init_handles()
-        self._kernel = kernel
         # Bound once: each lookup through Triton's lazy driver proxy costs about 0.5 us.
-        self._current_device = driver.active.get_current_device
-        if self._current_device is torch.cuda.current_device:
+        current_device = driver.active.get_current_device
+        if current_device is torch.cuda.current_device:
             # Triton's GPU drivers read PyTorch's current device; CUDA is initialized by now,
             # so its C getter can skip torch.cuda.current_device's lazy-init frame.
-            self._current_device = getattr(torch._C, "_cuda_getDevice", self._current_device)
-        self._current_stream = driver.active.get_current_stream
-        self._device = self._current_device()
+            current_device = getattr(torch._C, "_cuda_getDevice", current_device)
+        return cls(
+            checks_of(jit, values, varying),
+            globals_of(jit),
+            kernel,
+            current_device,
+            driver.active.get_current_stream,
+            current_device(),
+        )
+
+    def __init__(
+        self,
+        checks: Sequence[tuple[int, Any]],
+        globals_read: Sequence[tuple[str, Any, dict[str, Any]]],
+        kernel: Any,
+        current_device: Callable[[], int],
+        current_stream: Callable[[int], int],
+        device: int,
+    ) -> None:
+        """``checks`` from :func:`checks_of`, ``globals_read`` from :func:`globals_of`,
+        ``kernel`` Triton's compiled kernel (handles loaded), on ``device``."""
+        # The checks split by kind, so that each is a few comparisons with no call to make.
+        self._tensors = tuple((i, s[0], s[1]) for i, s in checks if isinstance(s, tuple) and len(s) == 2)
+        self._ints = tuple((i, *s) for i, s in checks if isinstance(s, tuple) and len(s) == 3)
+        self._types = tuple((i, s) for i, s in checks if not isinstance(s, tuple))
+        self._globals = tuple(globals_read)
+        self._kernel = kernel
+        self._current_device = current_device
+        self._current_stream = current_stream
+        self._device = device
         self._launch = kernel.run
         self._function = kernel.function
         self._metadata = kernel.packed_metadata
-        self._globals = globals_of(jit)
-        self._checks = checks_of(jit, values, varying)
+        self._c_launch = c_launch_of(kernel.run)
+        self._cooperative = getattr(kernel.run, "launch_cooperative_grid", False)
+        self._pdl = getattr(kernel.run, "launch_pdl", False)
 
     def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
         """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
-        for index, expected in self._checks:
-            if _signature_of(values[index]) != expected:
+        for index, dtype, aligned in self._tensors:
+            value = values[index]
+            if not isinstance(value, torch.Tensor) or value.dtype != dtype or (value.data_ptr() % 16 == 0) != aligned:
                 return False
-        for name, value, namespace in self._globals:
-            if namespace.get(name, _MISSING) != value:
+        for index, one, divisible, narrow in self._ints:
+            value = values[index]
+            if (
+                type(value) is not int
+                or (value == 1) != one
+                or (value % 16 == 0) != divisible
+                or (-0x80000000 <= value <= 0x7FFFFFFF) != narrow
+            ):
                 return False
+        for index, kind in self._types:
+            if type(values[index]) is not kind:
+                return False
+        if self._globals:
+            for name, value, namespace in self._globals:
+                if namespace.get(name, _MISSING) != value:
+                    return False
         device = self._current_device()
         if device != self._device:
             return False
@@ -124,7 +210,15 @@ class DirectLaunch:
         if exit_hook is not None and getattr(exit_hook, "calls", True) == []:
             exit_hook = None
         metadata = None if enter_hook is None else self._kernel.launch_metadata(grid, stream, *values)
-        self._launch(
-            grid[0], grid[1], grid[2], stream, self._function, self._metadata, metadata, enter_hook, exit_hook, *values
-        )
+        c_launch = self._c_launch
+        if c_launch is not None:
+            c_launch(
+                grid[0], grid[1], grid[2], stream, self._function, self._cooperative, self._pdl, None, None,
+                self._metadata, metadata, enter_hook, exit_hook, *values,
+            )  # fmt: skip
+        else:
+            self._launch(
+                grid[0], grid[1], grid[2], stream, self._function, self._metadata, metadata, enter_hook, exit_hook,
+                *values,
+            )  # fmt: skip
         return True

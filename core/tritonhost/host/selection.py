@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -89,7 +90,8 @@ class Backend:
         return result
 
 
-def _make_env_reader() -> Callable[[], str | None]:
+def _make_env_reader() -> tuple[Callable[[], str | None], Callable[[], object]]:
+    """``(read, raw)``: the variable's value, and an object that is the same object while the value is unchanged."""
     # os.environ.get encodes the key and decodes the value on every call, about 1 us,
     # which is most of the host's cost per launch; CPython's os.environ keeps the raw
     # mapping it updates on every change in `_data`. Read that where it exists.
@@ -97,17 +99,21 @@ def _make_env_reader() -> Callable[[], str | None]:
     encode_key = getattr(os.environ, "encodekey", None)
     decode_value = getattr(os.environ, "decodevalue", None)
     if not isinstance(raw, dict) or encode_key is None or decode_value is None:
-        return lambda: os.environ.get(ENV_VAR)
+        return (lambda: os.environ.get(ENV_VAR)), (lambda: os.environ.get(ENV_VAR))
     key = encode_key(ENV_VAR)
 
     def read() -> str | None:
         value = raw.get(key)
         return None if value is None else decode_value(value)
 
-    return read
+    # Setting the variable stores a new bytes object, so the same object means the same value.
+    return read, functools.partial(raw.get, key)
 
 
-_read_env = _make_env_reader()
+_read_env, _raw_env = _make_env_reader()
+#: The last selection by name ``None``: (override, raw environment value, registry, backend).
+#: Reused while each of the three is the same object, so an eager launch skips the lookup.
+_last: tuple[object, object, object, Backend] | None = None
 
 
 def requested_backend() -> str:
@@ -124,8 +130,13 @@ def select(name: str | None = None) -> Backend:
     :class:`BackendUnusableError` for one that cannot run here, and
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
-    asked = name or _override.get() or _read_env() or AUTO
+    global _last
     registry = discovery.registry()
+    if name is None:
+        override, raw, last = _override.get(), _raw_env(), _last
+        if last is not None and last[0] is override and last[1] is raw and last[2] is registry:
+            return last[3]
+    asked = name or _override.get() or _read_env() or AUTO
     key = (id(registry), asked)
     found = _cache.get(key)
     backend = found[1] if found is not None and found[0] is registry else None
@@ -146,6 +157,8 @@ def select(name: str | None = None) -> Backend:
             if len(_cache) > 64:  # registries replaced by discovery.reset() leave stale entries
                 _cache.clear()
             _cache[key] = (registry, backend)
+    if name is None:
+        _last = (override, raw, registry, backend)
     return backend
 
 

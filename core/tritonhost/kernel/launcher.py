@@ -65,7 +65,7 @@ class TritonRuntimeLauncher:
         ``varying`` names the parameters whose values may differ in kind between calls
         (inputs' tensors, symbolic sizes); only those are checked before each launch.
         """
-        return DirectLaunch(self._jit, params, self._options(options), varying)
+        return DirectLaunch.compile(self._jit, params, self._options(options), varying)
 
     def compile_ahead(self, calls: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         """Compile the binaries of several launches at once, launching none.

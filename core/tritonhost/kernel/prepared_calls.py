@@ -91,6 +91,7 @@ class PreparedCalls:
         "_jit",
         "_key_names",
         "_kinds",
+        "_last",
         "_pre_run_hooks",
         "_prepare",
         "_refused",
@@ -120,18 +121,31 @@ class PreparedCalls:
         # Triton's list, held (not copied) so that hooks added later are seen; run() runs them.
         self._pre_run_hooks: list[Any] = getattr(decorated.jit, "pre_run_hooks", [])
         self._kinds: dict[Hashable, _Kind] = {}
+        #: ``(positional count, keywords, kind)`` of the last launch that found its kind.
+        self._last: tuple[int, dict[str, Any], _Kind] | None = None
         #: Kinds of call (positional count, keyword names) that cannot be prepared.
         self._refused: set[tuple[Any, ...]] = set()
         self._size = 0
 
     def launch(self, grid: Grid3 | Callable[[Mapping[str, Any]], Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Launch through a prepared launch and return True, or return False having launched nothing."""
+        last = self._last
         try:
-            kind = self._kinds.get((len(args), *kwargs.items()) if kwargs else len(args))
-        except TypeError:  # an unhashable keyword value: not a kind of call kept here
+            # The kind of call of the last launch again (one call site, most often): a
+            # comparison of the keywords instead of a key to build and hash.
+            same = last is not None and last[0] == len(args) and last[1] == kwargs
+        except Exception:  # noqa: BLE001 - a keyword value whose == raises (a tensor): not kept here
             return False
-        if kind is None:
-            return False
+        if same:
+            kind = last[2]  # type: ignore[index]
+        else:
+            try:
+                kind = self._kinds.get((len(args), *kwargs.items()) if kwargs else len(args))
+            except TypeError:  # an unhashable keyword value: not a kind of call kept here
+                return False
+            if kind is None:
+                return False
+            self._last = (len(args), dict(kwargs), kind)
         if kind.key_indices:
             call = kind.calls.get(tuple([args[i] for i in kind.key_indices]))
             if call is None:
