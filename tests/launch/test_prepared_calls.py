@@ -88,6 +88,22 @@ def test_another_constexpr_value_is_another_kind_of_call(recorded):
     assert recorder.launches[-1][1][4] == 64
 
 
+def test_kinds_of_call_alternating_each_find_their_own_launch(recorded):
+    runner, recorder = recorded(add_kernel)
+    x, y, out = _inputs()
+    for block in (32, 64):
+        runner.launch((4, 1, 1), (x, y, out, 100), {"BLOCK": block})  # learned
+    for block in (32, 64, 32, 32, 64):  # the last kind of call is kept aside: each switch looks again
+        runner.launch((4, 1, 1), (x, y, out, 100), {"BLOCK": block})
+    assert [values[4] for _, values in recorder.launches] == [32, 64, 32, 32, 64]
+    calls = runner.prepared_calls
+    # A keyword value whose == raises (a tensor for a constexpr) is no kind kept here.
+    assert not calls.launch((4, 1, 1), (x, y, out, 100), {"BLOCK": torch.ones(2)})
+    assert not calls.launch((4, 1, 1), (x, y, out, 100), {"BLOCK": 16})  # unknown: nothing launched
+    assert not calls.launch((4, 1, 1), (x, y, out), {"BLOCK": 64})  # another positional count
+    assert len(recorder.launches) == 5
+
+
 def test_a_positional_constexpr_is_compared_by_value_and_type(recorded):
     runner, recorder = recorded(add_kernel)
     x, y, out = _inputs()
