@@ -68,9 +68,9 @@ def test_generated_code_of_a_chain():
     wrapper, _ = _code(chain.fn, torch.randn(64), torch.randn(64))
     assert wrapper.code.strip() == textwrap.dedent("""
         def forward(self, arg0_1, arg1_1):
-            buf0 = torch.empty_strided((64,), (1,), dtype = torch.float32, device = device(type='cpu'))
+            buf0 = fast_empty_strided_cpu((64,), (1,), torch.float32)
             add_kernel = launch_add_kernel(x_ptr = arg0_1, y_ptr = arg1_1, out_ptr = buf0, n_elements = 64, BLOCK = 16, grid = (4, 1, 1));  arg0_1 = arg1_1 = add_kernel = None
-            buf2 = torch.empty_strided((64,), (1,), dtype = torch.float32, device = device(type='cpu'))
+            buf2 = fast_empty_strided_cpu((64,), (1,), torch.float32)
             add_kernel_1 = launch_add_kernel(x_ptr = buf0, y_ptr = buf0, out_ptr = buf2, n_elements = 64, BLOCK = 16, grid = (4, 1, 1));  buf0 = add_kernel_1 = None
             return (buf2,)
     """).strip()
@@ -81,7 +81,7 @@ def test_generated_code_with_dynamic_sizes_and_an_in_place_chain():
     wrapper, _ = _code(program.fn, torch.randn(64), torch.randn(64), dynamic=True)
     assert wrapper.code.strip() == textwrap.dedent("""
         def forward(self, arg0_1, arg1_1, arg2_1):
-            buf0 = torch.empty_strided((arg0_1,), (1,), dtype = torch.float32, device = device(type='cpu'))
+            buf0 = fast_empty_strided_cpu((arg0_1,), (1,), torch.float32)
             add = arg0_1 + 31
             floordiv = add // 32;  add = None
             add_kernel = launch_add_kernel(x_ptr = arg1_1, y_ptr = arg2_1, out_ptr = buf0, n_elements = arg0_1, BLOCK = 32, grid = (floordiv, 1, 1));  arg1_1 = add_kernel = None
@@ -241,7 +241,7 @@ def test_dead_buffers_are_reused_and_peak_memory_does_not_exceed_eager(monkeypat
         expected = _long_chain(x)
         del expected
     wrapper, _ = _code(_long_chain, x)
-    assert wrapper.code.count("torch.empty_strided") == 2  # six outputs, two allocations
+    assert wrapper.code.count("fast_empty_strided_cpu(") == 2  # six outputs, two allocations
     assert len(wrapper.plan.reuses) == 4 and wrapper.plan.allocated_bytes == 2 * 256 * 4
     # The interpreter's own scratch tensors are not the program's: count outside launches only,
     # as the eager count does (there a launch is one operator, run with the mode set aside).

@@ -1,7 +1,7 @@
 """The wrapper generator: a :class:`~tritonhost.ir.Program` in, a ``torch.fx.GraphModule`` out.
 
 The module's ``forward`` takes the program's inputs, allocates buffers
-(``torch.empty_strided``, or a dead buffer's storage taken over), launches the
+(as Inductor does, compat/allocation.py, or a dead buffer's storage taken over), launches the
 kernels through the backend chosen at generation, calls fallback ATen
 operations, and returns the outputs. Sizes and grids are FX nodes computed
 from the inputs' sizes. FX drops each value after its last use (``buf0 =
@@ -20,6 +20,7 @@ import torch.fx
 
 from tritonhost.codegen.expressions import ExpressionBuilder
 from tritonhost.codegen.launch_site import LaunchSite, TMADescriptorMaker
+from tritonhost.compat.allocation import allocator_for
 from tritonhost.host.selection import Backend
 from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer, storage_owner
 from tritonhost.ir.nodes import Allocate, FallbackKernel, UserDefinedTritonKernel
@@ -119,11 +120,13 @@ class WrapperGenerator:
                 buffer.name,
             )
             return
+        size, stride = self.value(layout.size), self.value(layout.stride)
+        allocate = allocator_for(torch.device(layout.device))
+        if allocate is not None:  # as Inductor's wrappers allocate: no argument parser, no dispatcher
+            self.env[buffer.name] = self.node(allocate, (size, stride, layout.dtype), {}, buffer.name)
+            return
         self.env[buffer.name] = self.node(
-            torch.empty_strided,
-            (self.value(layout.size), self.value(layout.stride)),
-            {"dtype": layout.dtype, "device": layout.device},
-            buffer.name,
+            torch.empty_strided, (size, stride), {"dtype": layout.dtype, "device": layout.device}, buffer.name
         )
 
     def launch(self, kernel: UserDefinedTritonKernel) -> None:
