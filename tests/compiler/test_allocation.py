@@ -34,6 +34,17 @@ def test_cpu_buffers_skip_the_dispatcher_unless_a_mode_must_see_them():
     assert seen.ops == ["aten.empty_strided.default"]
 
 
+def test_deterministic_mode_gets_its_filled_memory():
+    allocate = allocator_for(torch.device("cpu"))
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        tensor = allocate((16,), (1,), torch.float32)
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert torch.isnan(tensor).all()  # what torch.empty_strided gives there
+
+
 def test_a_buffer_on_a_device_that_is_not_current_is_allocated_where_the_program_says():
     calls = []
 

@@ -6,7 +6,8 @@ buffer of every call. Inductor's wrappers call ``torch._C._dynamo.guards``'
 ``_empty_strided_<device type>`` instead, C functions that allocate on the current
 device of their type. :func:`allocator_for` hands out the same function for a
 wrapper's buffers. It is used while no dispatch mode is active (those skip the
-dispatcher, which a mode must see) and, for a GPU, while the buffer's device is the
+dispatcher, which a mode must see), outside deterministic mode (whose filling of new
+memory only the ATen operator does) and, for a GPU, while the buffer's device is the
 current one; otherwise, and where this torch has no such function, ``torch.empty_strided``.
 """
 
@@ -25,6 +26,8 @@ _TYPES = ("cpu", "cuda")
 
 #: How many dispatch modes are active: the fast functions skip the dispatcher, so none may be.
 _dispatch_modes = torch._C._len_torch_dispatch_stack
+#: Whether torch.use_deterministic_algorithms is on: then empty_strided fills new memory.
+_deterministic = torch._C._get_deterministic_algorithms
 
 
 class _Allocate:
@@ -49,10 +52,15 @@ class _Allocate:
         return f"<allocation of buffers on {self._device}>"
 
     def __call__(self, size: Sequence[int], stride: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-        if not _dispatch_modes() and (self._current is None or self._current() == self._index):
+        if (
+            not _dispatch_modes()
+            and not _deterministic()
+            and (self._current is None or self._current() == self._index)
+        ):
             return self._fast(size, stride, dtype)
-        # A dispatch mode must see the allocation (a memory tracker, a fake tensor mode), or
-        # another device is current (the caller's torch.cuda.device): the dispatcher's way.
+        # A dispatch mode must see the allocation (a memory tracker, a fake tensor mode);
+        # deterministic mode fills new memory with NaN, which only the ATen operator does;
+        # or another device is current (the caller's torch.cuda.device): the dispatcher's way.
         return torch.empty_strided(size, stride, dtype=dtype, device=self._device)
 
 
