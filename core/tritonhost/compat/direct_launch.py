@@ -33,9 +33,10 @@ _MISSING = object()
 #: The Triton versions whose CUDA launcher's C function :func:`c_launch_of` knows how to
 #: call: ``launch(gridX, gridY, gridZ, stream, function, cooperative, pdl, global scratch,
 #: profile scratch, packed metadata, launch metadata, enter hook, exit hook, *values)``.
-#: Only a layout that has run on a GPU is listed (Triton 3.6, on the lent H100s); any
-#: other version launches through the launcher's ``__call__``, as Triton's run does.
-C_LAUNCH_VERSIONS = ((3, 6),)
+#: That is Triton 3.6's layout; only versions whose layout has run on a GPU are listed,
+#: and none has yet (the lent GPU machines could not be started when this was written), so
+#: every version launches through the launcher's ``__call__``, as Triton's run does.
+C_LAUNCH_VERSIONS: tuple[tuple[int, int], ...] = ()
 
 
 def _signature_of(value: Any) -> Any:
