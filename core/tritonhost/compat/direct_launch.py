@@ -193,10 +193,9 @@ class DirectLaunch:
         for index, kind in self._types:
             if type(values[index]) is not kind:
                 return False
-        if self._globals:
-            for name, value, namespace in self._globals:
-                if namespace.get(name, _MISSING) != value:
-                    return False
+        for name, value, namespace in self._globals:
+            if namespace.get(name, _MISSING) != value:
+                return False
         device = self._current_device()
         if device != self._device:
             return False

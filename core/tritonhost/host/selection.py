@@ -131,12 +131,10 @@ def select(name: str | None = None) -> Backend:
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
     global _last
-    registry = discovery.registry()
-    if name is None:
-        override, raw, last = _override.get(), _raw_env(), _last
-        if last is not None and last[0] is override and last[1] is raw and last[2] is registry:
-            return last[3]
-    asked = name or _override.get() or _read_env() or AUTO
+    registry, override, raw, last = discovery.registry(), _override.get(), _raw_env(), _last
+    if name is None and last is not None and last[0] is override and last[1] is raw and last[2] is registry:
+        return last[3]
+    asked = name or override or _read_env() or AUTO
     key = (id(registry), asked)
     found = _cache.get(key)
     backend = found[1] if found is not None and found[0] is registry else None
