@@ -71,6 +71,15 @@ def chunk_rows(out_ptr, T, BT: tl.constexpr, CHUNKS: tl.constexpr):
 
 
 @triton.jit
+def chunk_rows_tl_range(out_ptr, T, n_chunks, BT: tl.constexpr):
+    """The same through ``tl.range`` with a runtime trip count and a pipelining hint, as fla writes it."""
+    for i_t in tl.range(0, n_chunks, num_stages=2):
+        rows = i_t.to(tl.int64) * BT + tl.arange(0, BT)
+        mask = (rows < T) & (rows >= 0)
+        tl.store(out_ptr + rows, rows.to(tl.float32), mask=mask)
+
+
+@triton.jit
 def static_unroll(out_ptr, BLOCK: tl.constexpr):
     pair = (1.0, 10.0)
     acc = tl.zeros([BLOCK], tl.float32)

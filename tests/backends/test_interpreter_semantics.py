@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 import torch
 import triton.language as tl
@@ -101,6 +102,38 @@ def test_loop_indices_are_tensors_and_comparisons_int1(interpreter):
     wrap(k.chunk_rows)[(1,)](out, 37, BT=16, CHUNKS=3)
     expected = torch.cat([torch.arange(37.0), torch.full((3,), -1.0)])
     assert torch.equal(out, expected)
+
+
+def test_a_tl_range_index_is_a_tensor_too(interpreter):
+    out = torch.full((40,), -1.0)
+    wrap(k.chunk_rows_tl_range)[(1,)](out, 37, 3, BT=16)
+    expected = torch.cat([torch.arange(37.0), torch.full((3,), -1.0)])
+    assert torch.equal(out, expected)
+
+
+def test_comparisons_give_int1_handles_where_triton_s_interpreter_keeps_the_operands_dtype():
+    """Triton's interpreter stores ``a < b`` on int64 operands as int64 ones and zeros labelled
+    int64 (``binary_op`` casts the result to the left operand's dtype); compiled Triton has an
+    i1. Triton 3.6 and 3.9 accept such a mask, so kernels run either way; the comparisons
+    tritonhost installs give what compiled Triton gives, for anything that reads the handle."""
+    from triton.runtime import interpreter as triton_interpreter
+    from triton.runtime.interpreter import TensorHandle
+
+    from tritonhost_interpreter import semantics
+
+    builder = triton_interpreter.interpreter_builder
+    lhs = TensorHandle(np.array([1, 5, 9], dtype=np.int64), tl.int64)
+    rhs = TensorHandle(np.array([5, 5, 5], dtype=np.int64), tl.int64)
+    assert builder.create_icmpSLT(lhs, rhs).dtype == tl.int64  # why the fix exists
+    ours = semantics.comparison_operations(builder)
+    assert set(ours) == {name for name in semantics.COMPARISONS if hasattr(builder, name)}
+    for name, want in (("create_icmpSLT", [True, False, False]), ("create_icmpSGE", [False, True, True])):
+        made = ours[name](lhs, rhs)
+        assert made.dtype == tl.int1 and made.data.dtype == np.bool_
+        assert made.data.tolist() == want
+    floats = TensorHandle(np.array([0.5, 2.0], dtype=np.float32), tl.float32)
+    made = ours["create_fcmpOLT"](floats, TensorHandle(np.array([1.0, 1.0], dtype=np.float32), tl.float32))
+    assert made.dtype == tl.int1 and made.data.tolist() == [True, False]
 
 
 def test_a_static_range_index_stays_an_int(interpreter):

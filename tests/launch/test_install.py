@@ -56,6 +56,42 @@ def test_rms_norm_function_matches_pytorch(installed, mode, dtype):
 
 
 
+def _fused_add_rms_norm_values_and_gradients(fn, x, r, w):
+    """Both outputs and the three input gradients, every element of both outputs weighted."""
+    leaves = [t.detach().clone().requires_grad_() for t in (x, r, w)]
+    y, s = fn(*leaves)
+    weight = torch.linspace(-1, 1, y.numel(), device=y.device).reshape(y.shape).to(y.dtype)
+    ((y * weight).sum() + (s * weight.flip(0)).sum()).backward()
+    return (y.detach(), s.detach()), [leaf.grad for leaf in leaves]
+
+
+def _check_fused_add_rms_norm(mode, dtype, device="cpu"):
+    torch.manual_seed(4)
+    x = torch.randn(9, 40, device=device).to(dtype)  # 9 rows over 4 programs: the last walks fewer
+    r = torch.randn(9, 40, device=device).to(dtype)
+    w = torch.randn(40, device=device).to(dtype)
+    (y, s), grads = _fused_add_rms_norm_values_and_gradients(_compiled(libf.fused_add_rms_norm, mode), x, r, w)
+    (want_y, want_s), want_grads = _fused_add_rms_norm_values_and_gradients(libf.fused_add_rms_norm_reference,
+                                                                            x, r, w)
+    rtol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert_close_to_scale(y, want_y, rtol)
+    torch.testing.assert_close(s, want_s, rtol=0, atol=0)  # one add in the inputs' dtype, as PyTorch's
+    for got, want in zip(grads, want_grads, strict=True):
+        assert got.abs().max() > 0
+        assert_close_to_scale(got, want, rtol * 10)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)  # one buffer, returned for x and r
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_residual_add_and_norm_writing_its_gradient_over_the_incoming_one(installed, mode, dtype):
+    """Liger-Kernel's fused residual add + RMSNorm with ``in_place=True``: the backward stores
+    dx over the tangent ``dy`` it was given and returns it for both inputs. PyTorch's
+    ``aot_eager`` got this wrong on a GPU (docs/existing-kernels.md); installed, every mode
+    matches PyTorch's own formulas."""
+    _check_fused_add_rms_norm(mode, dtype)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_swiglu_with_in_place_backward_matches_pytorch(installed, mode):
     torch.manual_seed(1)
@@ -122,6 +158,21 @@ def test_autotuned_function_with_a_grid_function(installed, mode):
     got, (grad,) = values_and_gradients(_compiled(libf.scale_by_three, mode), x)
     torch.testing.assert_close(got, 3 * x, rtol=0, atol=0)
     torch.testing.assert_close(grad, 3 * torch.linspace(-1, 1, 77), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("beta", [True, False], ids=["beta", "no-beta"])
+def test_heuristics_kernels_with_an_optional_tensor(installed, mode, beta):
+    """``@triton.heuristics`` on whether a tensor was given (Liger-Kernel's DyT, fla's initial states)."""
+    torch.manual_seed(5)
+    x, alpha, w = torch.randn(5, 24), torch.tensor([0.7]), torch.randn(24)
+    inputs = (x, alpha, w, torch.randn(24)) if beta else (x, alpha, w)
+    got, got_grads = values_and_gradients(_compiled(libf.dyt, mode), *inputs)
+    want, want_grads = values_and_gradients(libf.dyt_reference, *inputs)
+    assert_close_to_scale(got, want, 1e-5)
+    assert len(got_grads) == len(inputs)
+    for g, w_ in zip(got_grads, want_grads, strict=True):
+        assert_close_to_scale(g, w_, 1e-4)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -298,6 +349,56 @@ def test_on_the_gpu_a_forward_returning_its_saved_output_through_a_no_op_cast(ba
         got, got_grads = values_and_gradients(_compiled(libf.gated_scan, backend), x, g)
     torch._dynamo.reset()
     _assert_gated_scan_matches((got, got_grads), x, g)
+
+
+def _gpu_programs():
+    """(name, program, reference, inputs on the GPU) for the corpus's other kinds of launch."""
+    torch.manual_seed(6)
+    a, b, x = (torch.randn(100, device="cuda") for _ in range(3))
+    rows, alpha, w, beta = torch.randn(5, 24, device="cuda"), torch.tensor([0.7], device="cuda"), \
+        torch.randn(24, device="cuda"), torch.randn(24, device="cuda")
+    return {
+        "swiglu": (libf.swiglu, libf.swiglu_reference, (a, b)),
+        "autotuned": (libf.scale_by_three, lambda t: 3 * t, (x,)),
+        "heuristics": (libf.dyt, libf.dyt_reference, (rows, alpha, w, beta)),
+        "heuristics-no-beta": (libf.dyt, libf.dyt_reference, (rows, alpha, w)),
+    }
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", MODES)
+@pytest.mark.parametrize("name", ["swiglu", "autotuned", "heuristics", "heuristics-no-beta"])
+def test_on_the_gpu_each_kind_of_launch_trains_under_each_backend(backend, name):
+    program, reference, inputs = _gpu_programs()[name]
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        got, got_grads = values_and_gradients(_compiled(program, backend), *inputs)
+    torch._dynamo.reset()
+    want, want_grads = values_and_gradients(reference, *inputs)
+    assert_close_to_scale(got, want, 1e-5)
+    for g, w_ in zip(got_grads, want_grads, strict=True):
+        assert_close_to_scale(g, w_, 1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", MODES)
+def test_on_the_gpu_wrap_triton_and_triton_op_programs(backend):
+    a, b, x = (torch.randn(100, device="cuda") for _ in range(3))
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        got = _compiled(libf.swiglu_through_wrap_triton, backend)(a, b)
+        got_gelu = _compiled(libf.gelu, backend)(x)
+    torch._dynamo.reset()
+    torch.testing.assert_close(got, libf.swiglu_reference(a, b))
+    torch.testing.assert_close(got_gelu, torch.nn.functional.gelu(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_on_the_gpu_residual_add_and_norm_writing_its_gradient_over_the_incoming_one(backend, dtype):
+    """Liger's fused residual add + RMSNorm (in place) on a GPU, where Dynamo models kernels itself."""
+    with tritonhost.use_backend("cuda"), tritonhost.install():
+        _check_fused_add_rms_norm(backend, dtype, device="cuda")
+    torch._dynamo.reset()
 
 
 @pytest.mark.gpu

@@ -41,6 +41,73 @@ def rms_norm_reference(x, w):
     return (x32 * torch.rsqrt(x32.pow(2).mean(1, keepdim=True) + EPS) * w.float()).to(x.dtype)
 
 
+class FusedAddRMSNorm(torch.autograd.Function):
+    """Liger-Kernel's residual add + RMSNorm (``in_place=True``): returns the norm and the new
+    residual ``s = x + r``; the backward writes its gradient over the incoming ``dy`` and
+    returns that one buffer as the gradient of both ``x`` and ``r``."""
+
+    @staticmethod
+    def forward(ctx, x, r, w):
+        rows, cols = x.shape
+        y, s = torch.empty_like(x), torch.empty_like(x)
+        rstd = torch.empty(rows, dtype=torch.float32, device=x.device)
+        lib.fused_add_rms_norm_forward[(rows,)](y, s, x, r, w, rstd, x.stride(0), cols, EPS,
+                                                BLOCK=triton.next_power_of_2(cols))
+        ctx.save_for_backward(s, w, rstd)
+        return y, s
+
+    @staticmethod
+    def backward(ctx, dy, ds):
+        s, w, rstd = ctx.saved_tensors
+        rows, cols = s.shape
+        dy, ds = dy.contiguous(), ds.contiguous()
+        dx = dy  # in place, to save memory
+        programs = min(4, rows)
+        rows_per_program = triton.cdiv(rows, programs)
+        dw_partial = torch.empty(programs, cols, dtype=torch.float32, device=s.device)
+        lib.fused_add_rms_norm_backward[(programs,)](dy, ds, dx, s, w, rstd, dw_partial, s.stride(0), rows, cols,
+                                                     rows_per_program=rows_per_program,
+                                                     BLOCK=triton.next_power_of_2(cols))
+        return dx, dx, dw_partial.sum(0).to(w.dtype)
+
+
+def fused_add_rms_norm_reference(x, r, w):
+    s = x + r
+    return rms_norm_reference(s, w), s
+
+
+class DyT(torch.autograd.Function):
+    """Dynamic tanh with an optional beta, through ``@triton.heuristics`` kernels."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, w, b):
+        rows, cols = x.shape
+        y = torch.empty_like(x)
+        block = triton.next_power_of_2(cols)
+        lib.dyt_with_optional_beta_forward[(rows,)](x, alpha, w, b, y, cols, BLOCK=block)
+        ctx.save_for_backward(x, alpha, w)
+        ctx.has_beta = b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, alpha, w = ctx.saved_tensors
+        rows, cols = x.shape
+        dx = torch.empty_like(x)
+        dalpha_rows = torch.empty(rows, dtype=torch.float32, device=x.device)
+        dw_rows = torch.empty(rows, cols, dtype=torch.float32, device=x.device)
+        db_rows = torch.empty(rows, cols, dtype=torch.float32, device=x.device) if ctx.has_beta else None
+        lib.dyt_with_optional_beta_backward[(rows,)](dy.contiguous(), x, alpha, w, dx, dalpha_rows, dw_rows, db_rows,
+                                                     cols, BLOCK=triton.next_power_of_2(cols))
+        db = None if db_rows is None else db_rows.sum(0).to(w.dtype)
+        return dx, dalpha_rows.sum().reshape(alpha.shape).to(alpha.dtype), dw_rows.sum(0).to(w.dtype), db
+
+
+def dyt_reference(x, alpha, w, b=None):
+    y = torch.tanh(alpha.float() * x.float()) * w.float()
+    return (y if b is None else y + b.float()).to(x.dtype)
+
+
 class SwiGLU(torch.autograd.Function):
     """The backward writes its gradients into the saved inputs, in place, as memory-frugal libraries do."""
 
@@ -176,6 +243,14 @@ def chunked_linear_cross_entropy_reference(x, weight, labels, ignore_index=-100)
 
 def rms_norm(x, w):
     return RMSNorm.apply(x, w)
+
+
+def fused_add_rms_norm(x, r, w):
+    return FusedAddRMSNorm.apply(x, r, w)
+
+
+def dyt(x, alpha, w, b=None):
+    return DyT.apply(x, alpha, w, b)
 
 
 def swiglu(a, b):

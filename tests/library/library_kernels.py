@@ -57,6 +57,47 @@ def fused_add_rms_norm(X, R, W, Y, stride, n_cols, eps, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def fused_add_rms_norm_forward(Y, S, X, R, W, RSTD, stride, n_cols, eps, BLOCK: tl.constexpr):
+    """As Liger-Kernel's: ``s = x + r`` in the inputs' dtype, stored, then RMS-normalized in fp32."""
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    s = tl.load(X + row * stride + cols, mask=mask, other=0.0) + tl.load(R + row * stride + cols, mask=mask,
+                                                                          other=0.0)
+    tl.store(S + row * stride + cols, s, mask=mask)
+    s = s.to(tl.float32)
+    rstd = libdevice.rsqrt(tl.sum(s * s, axis=0) / n_cols + eps)
+    tl.store(RSTD + row, rstd)
+    w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+    tl.store(Y + row * stride + cols, s * rstd * w, mask=mask)
+
+
+@triton.jit
+def fused_add_rms_norm_backward(dY, dS, dX, S, W, RSTD, dW_partial, stride, n_rows, n_cols,
+                                rows_per_program: tl.constexpr, BLOCK: tl.constexpr):
+    """As Liger-Kernel's: each program walks ``rows_per_program`` rows, adds the residual's
+    gradient ``dS`` to the norm's, stores ``dX`` (over ``dY`` itself when the caller passes
+    the same buffer) and keeps its rows' share of ``dW`` in one row of ``dW_partial``."""
+    program = tl.program_id(0).to(tl.int64)
+    row_start = program * rows_per_program
+    row_end = min((program + 1) * rows_per_program, n_rows)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+    dw = tl.zeros((BLOCK,), dtype=tl.float32)
+    for row in range(row_start, row_end):
+        dy = tl.load(dY + row * stride + cols, mask=mask, other=0.0).to(tl.float32)
+        s = tl.load(S + row * stride + cols, mask=mask, other=0.0).to(tl.float32)
+        rstd = tl.load(RSTD + row)
+        m = dy * w
+        dx = rstd * m - rstd * rstd * rstd * s * (tl.sum(m * s, axis=0) / n_cols)
+        dx += tl.load(dS + row * stride + cols, mask=mask, other=0.0).to(tl.float32)
+        tl.store(dX + row * stride + cols, dx, mask=mask)
+        dw += dy * s * rstd
+    tl.store(dW_partial + program * n_cols + cols, dw, mask=mask)
+
+
+@triton.jit
 def layer_norm_forward(X, W, B, Y, MEAN, RSTD, stride, n_cols, eps, BLOCK: tl.constexpr):
     row = tl.program_id(0)
     cols = tl.arange(0, BLOCK)
@@ -181,6 +222,40 @@ def dyt_forward(X, ALPHA, W, B, Y, n_cols, BLOCK: tl.constexpr):
     x = tl.load(X + row * n_cols + cols, mask=mask)
     y = libdevice.tanh(tl.load(ALPHA) * x) * tl.load(W + cols, mask=mask) + tl.load(B + cols, mask=mask)
     tl.store(Y + row * n_cols + cols, y, mask=mask)
+
+
+@triton.heuristics({"HAVE_BETA": lambda args: args["B"] is not None})
+@triton.jit
+def dyt_with_optional_beta_forward(X, ALPHA, W, B, Y, n_cols, BLOCK: tl.constexpr, HAVE_BETA: tl.constexpr):
+    """Liger-Kernel's DyT, ``tanh(alpha * x) * w (+ b)``: whether there is a ``b`` decided by a heuristic."""
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    x = tl.load(X + row * n_cols + cols, mask=mask, other=0.0).to(tl.float32)
+    y = libdevice_tanh(tl.load(ALPHA).to(tl.float32) * x) * tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+    if HAVE_BETA:
+        y += tl.load(B + cols, mask=mask, other=0.0).to(tl.float32)
+    tl.store(Y + row * n_cols + cols, y, mask=mask)
+
+
+@triton.heuristics({"HAVE_BETA": lambda args: args["dB_rows"] is not None})
+@triton.jit
+def dyt_with_optional_beta_backward(dY, X, ALPHA, W, dX, dALPHA_rows, dW_rows, dB_rows, n_cols, BLOCK: tl.constexpr,
+                                    HAVE_BETA: tl.constexpr):
+    """Each row's dX, and its share of dALPHA, dW and (with a beta) dB, summed by the caller."""
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    dy = tl.load(dY + row * n_cols + cols, mask=mask, other=0.0).to(tl.float32)
+    x = tl.load(X + row * n_cols + cols, mask=mask, other=0.0).to(tl.float32)
+    alpha = tl.load(ALPHA).to(tl.float32)
+    t = libdevice_tanh(alpha * x)
+    d_tanh = dy * tl.load(W + cols, mask=mask, other=0.0).to(tl.float32) * (1.0 - t * t)
+    tl.store(dX + row * n_cols + cols, d_tanh * alpha, mask=mask)
+    tl.store(dALPHA_rows + row, tl.sum(tl.where(mask, d_tanh * x, 0.0), axis=0))
+    tl.store(dW_rows + row * n_cols + cols, dy * t, mask=mask)
+    if HAVE_BETA:
+        tl.store(dB_rows + row * n_cols + cols, dy, mask=mask)
 
 
 # --- losses -----------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 Idioms real kernel libraries rely on (bf16 arithmetic is the third, in
 :mod:`tritonhost_interpreter.bfloat16`):
 
-- **A comparison gives int1.** The interpreter labels ``a < b`` with the
-  operands' dtype (int64, say) while its data is boolean, so combining it with a
-  block mask by ``&`` fails later with "mask has unsupported dtype".
+- **A comparison gives int1.** Triton's interpreter makes ``a < b`` in the left
+  operand's dtype: on int64 operands, int64 ones and zeros labelled int64, where
+  compiled Triton has an i1. Triton 3.6 and 3.9 accept such a mask (the report this
+  came from saw "mask has unsupported dtype" on combining it with ``&``), so this
+  is for anything that reads the handle itself.
 - **A scalar argument is typed as the compiled kernel sees it.** A Python float is an
   fp32 scalar, a bool an int1 scalar (:func:`convert_argument`).
 - **A loop index is a tensor.** In a compiled kernel, the index of a ``range`` or
