@@ -61,14 +61,14 @@ def _fused_add_rms_norm_values_and_gradients(fn, x, r, w):
     leaves = [t.detach().clone().requires_grad_() for t in (x, r, w)]
     y, s = fn(*leaves)
     weight = torch.linspace(-1, 1, y.numel(), device=y.device).reshape(y.shape).to(y.dtype)
-    ((y * weight).sum() + (s * weight.flip(0)).sum()).backward()
+    ((y * weight).sum() + (s * weight.flip(-1)).sum()).backward()
     return (y.detach(), s.detach()), [leaf.grad for leaf in leaves]
 
 
 def _check_fused_add_rms_norm(mode, dtype, device="cpu"):
     torch.manual_seed(4)
-    x = torch.randn(9, 40, device=device).to(dtype)  # 9 rows over 4 programs: the last walks fewer
-    r = torch.randn(9, 40, device=device).to(dtype)
+    x = torch.randn(3, 3, 40, device=device).to(dtype)  # 9 rows over 4 programs: the last walks fewer
+    r = torch.randn(3, 3, 40, device=device).to(dtype)
     w = torch.randn(40, device=device).to(dtype)
     (y, s), grads = _fused_add_rms_norm_values_and_gradients(_compiled(libf.fused_add_rms_norm, mode), x, r, w)
     (want_y, want_s), want_grads = _fused_add_rms_norm_values_and_gradients(libf.fused_add_rms_norm_reference,
@@ -86,9 +86,9 @@ def _check_fused_add_rms_norm(mode, dtype, device="cpu"):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
 def test_residual_add_and_norm_writing_its_gradient_over_the_incoming_one(installed, mode, dtype):
     """Liger-Kernel's fused residual add + RMSNorm with ``in_place=True``: the backward stores
-    dx over the tangent ``dy`` it was given and returns it for both inputs. PyTorch's
-    ``aot_eager`` got this wrong on a GPU (docs/existing-kernels.md); installed, every mode
-    matches PyTorch's own formulas."""
+    dx over the tangent ``dy`` it was given and returns it for both inputs, working on views
+    of its 3-D inputs as rows. PyTorch's own ``aot_eager`` failed Liger's op on a GPU
+    (docs/existing-kernels.md); installed, every mode matches PyTorch's own formulas."""
     _check_fused_add_rms_norm(mode, dtype)
 
 

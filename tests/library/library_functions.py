@@ -44,23 +44,27 @@ def rms_norm_reference(x, w):
 class FusedAddRMSNorm(torch.autograd.Function):
     """Liger-Kernel's residual add + RMSNorm (``in_place=True``): returns the norm and the new
     residual ``s = x + r``; the backward writes its gradient over the incoming ``dy`` and
-    returns that one buffer as the gradient of both ``x`` and ``r``."""
+    returns that one buffer as the gradient of both ``x`` and ``r``. As Liger's, it takes any
+    leading dimensions and works on views of them as rows."""
 
     @staticmethod
     def forward(ctx, x, r, w):
+        shape = x.shape
+        x, r = x.view(-1, shape[-1]), r.view(-1, shape[-1])
         rows, cols = x.shape
         y, s = torch.empty_like(x), torch.empty_like(x)
         rstd = torch.empty(rows, dtype=torch.float32, device=x.device)
         lib.fused_add_rms_norm_forward[(rows,)](y, s, x, r, w, rstd, x.stride(0), cols, EPS,
                                                 BLOCK=triton.next_power_of_2(cols))
         ctx.save_for_backward(s, w, rstd)
-        return y, s
+        return y.view(*shape), s.view(*shape)
 
     @staticmethod
     def backward(ctx, dy, ds):
         s, w, rstd = ctx.saved_tensors
+        shape = dy.shape
         rows, cols = s.shape
-        dy, ds = dy.contiguous(), ds.contiguous()
+        dy, ds = dy.contiguous().view(-1, cols), ds.contiguous().view(-1, cols)
         dx = dy  # in place, to save memory
         programs = min(4, rows)
         rows_per_program = triton.cdiv(rows, programs)
@@ -68,12 +72,13 @@ class FusedAddRMSNorm(torch.autograd.Function):
         lib.fused_add_rms_norm_backward[(programs,)](dy, ds, dx, s, w, rstd, dw_partial, s.stride(0), rows, cols,
                                                      rows_per_program=rows_per_program,
                                                      BLOCK=triton.next_power_of_2(cols))
+        dx = dx.view(*shape)
         return dx, dx, dw_partial.sum(0).to(w.dtype)
 
 
 def fused_add_rms_norm_reference(x, r, w):
     s = x + r
-    return rms_norm_reference(s, w), s
+    return rms_norm_reference(s.view(-1, s.shape[-1]), w).view(s.shape), s
 
 
 class DyT(torch.autograd.Function):

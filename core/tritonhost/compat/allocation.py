@@ -21,9 +21,9 @@ import torch
 Allocate = Callable[[Sequence[int], Sequence[int], torch.dtype], torch.Tensor]
 
 #: The device types whose fast allocation functions are used. The GPUs torch calls "cuda"
-#: (ROCm builds' too, their current device checked per call) join once that path has run on
-#: a GPU, which it has not yet: their buffers are allocated by torch.empty_strided.
-TYPES: tuple[str, ...] = ("cpu",)
+#: (ROCm builds' too, their current device checked per call) have run on an H100 (the gpu
+#: tests of tests/compiler, 2026-12-07); ROCm builds' have not run on an AMD GPU.
+TYPES: tuple[str, ...] = ("cpu", "cuda")
 
 #: How many dispatch modes are active: the fast functions skip the dispatcher, so none may be.
 _dispatch_modes = torch._C._len_torch_dispatch_stack
