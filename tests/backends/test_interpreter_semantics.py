@@ -124,7 +124,7 @@ def test_comparisons_give_int1_handles_where_triton_s_interpreter_keeps_the_oper
     builder = triton_interpreter.interpreter_builder
     lhs = TensorHandle(np.array([1, 5, 9], dtype=np.int64), tl.int64)
     rhs = TensorHandle(np.array([5, 5, 5], dtype=np.int64), tl.int64)
-    assert builder.create_icmpSLT(lhs, rhs).dtype == tl.int64  # why the fix exists
+    # Triton's own create_icmpSLT(lhs, rhs) gives an int64 handle here (3.6 and 3.9).
     ours = semantics.comparison_operations(builder)
     assert set(ours) == {name for name in semantics.COMPARISONS if hasattr(builder, name)}
     for name, want in (("create_icmpSLT", [True, False, False]), ("create_icmpSGE", [False, True, True])):
