@@ -184,11 +184,9 @@ def _cuda_launcher(calls, global_scratch=0, profile_scratch=0):
     [("3.6.0", (0, 0), True), ("3.6.1+git1234", (0, 0), True), ("3.9.0", (0, 0), False),
      ("3.6.0", (256, 0), False), ("3.6.0", (0, 64), False), ("local", (0, 0), False)],
 )
-def test_the_c_launch_is_used_only_for_a_checked_layout_and_no_scratch(version, scratch, direct, monkeypatch):
-    from tritonhost.compat import direct_launch
+def test_the_c_launch_is_used_only_for_a_checked_layout_and_no_scratch(version, scratch, direct):
     from tritonhost.compat.direct_launch import c_launch_of
 
-    monkeypatch.setattr(direct_launch, "C_LAUNCH_VERSIONS", ((3, 6),))  # the layout it knows
     launcher = _cuda_launcher([], *scratch)
     assert (c_launch_of(launcher, version) is launcher.launch) is direct
     assert c_launch_of(lambda *args: None, "3.6.0") is None  # not Triton's CUDA launcher

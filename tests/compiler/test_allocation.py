@@ -67,11 +67,9 @@ def test_devices_without_a_fast_function_use_empty_strided():
 
 @pytest.mark.gpu
 def test_gpu_buffers_are_allocated_on_their_device():
-    allocator_for.cache_clear()
     allocate = allocator_for(torch.device("cuda", 0))
     assert allocate is not None and allocate.__name__ == "empty_strided_cuda_0"
     _check(allocate((8, 3), (1, 8), torch.float16), (8, 3), (1, 8), torch.float16, torch.device("cuda", 0))
     with Seen() as seen:
         allocate((4,), (1,), torch.float32)
     assert seen.ops == ["aten.empty_strided.default"]
-    allocator_for.cache_clear()

@@ -20,10 +20,10 @@ import torch
 
 Allocate = Callable[[Sequence[int], Sequence[int], torch.dtype], torch.Tensor]
 
-#: The device types whose fast allocation functions are used. The GPUs torch calls "cuda"
-#: (ROCm builds' too, their current device checked per call) have run on an H100 (the gpu
-#: tests of tests/compiler, 2026-12-07); ROCm builds' have not run on an AMD GPU.
-TYPES: tuple[str, ...] = ("cpu", "cuda")
+#: The device types whose fast allocation functions are used: the CPU, and the GPUs torch
+#: calls "cuda" (ROCm builds' too), whose current device is checked per call. The "cuda"
+#: path has run on an H100 (2026-12-07), not on an AMD GPU.
+_TYPES = ("cpu", "cuda")
 
 #: How many dispatch modes are active: the fast functions skip the dispatcher, so none may be.
 _dispatch_modes = torch._C._len_torch_dispatch_stack
@@ -68,7 +68,7 @@ class _Allocate:
 @functools.cache  # one per device: a wrapper's allocations call one function
 def allocator_for(device: torch.device) -> Allocate | None:
     """The fast allocation of buffers on ``device`` as ``allocate(size, stride, dtype)``, or None (use empty_strided)."""
-    if device.type not in TYPES:
+    if device.type not in _TYPES:
         return None
     fast = getattr(getattr(getattr(torch._C, "_dynamo", None), "guards", None), f"_empty_strided_{device.type}", None)
     if fast is None:

@@ -36,7 +36,7 @@ _MISSING = object()
 #: That is Triton 3.6's layout; only versions whose layout has run on a GPU are listed
 #: (3.6: the gpu tests of tests/launch, tests/compiler and tests/backends on an H100,
 #: 2026-12-07). Other versions launch through the launcher's ``__call__``, as Triton's run does.
-C_LAUNCH_VERSIONS: tuple[tuple[int, int], ...] = ((3, 6),)
+C_LAUNCH_VERSIONS = ((3, 6),)
 
 
 def _signature_of(value: Any) -> Any:
