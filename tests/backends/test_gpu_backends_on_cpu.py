@@ -128,20 +128,46 @@ def test_a_prepared_launch_passes_the_grid_stream_and_values_in_order():
     assert call[9:] == (x, x, x, 64, 64)
 
 
-@pytest.mark.parametrize(
-    "values", ["misaligned tensor", "size not divisible by 16", "size 1", "another dtype"],
-)
+class _RaisingPointer(torch.Tensor):
+    """A tensor subclass whose data_ptr() raises, as a tensor without storage does."""
+
+    def data_ptr(self):
+        raise RuntimeError("this tensor has no storage")
+
+
+_DECLINED = {
+    "misaligned tensor": lambda x: [x[1:], x, x, 64, 64],
+    "second tensor misaligned": lambda x: [x, x, x[1:], 64, 64],
+    "aligned where compiled misaligned": lambda x: [x, x, x, 64, 64],
+    "size not divisible by 16": lambda x: [x, x, x, 65, 64],
+    "size 1": lambda x: [x, x, x, 1, 64],
+    "size needing 64 bits": lambda x: [x, x, x, 2**40, 64],
+    "another dtype": lambda x: [x.half(), x, x, 64, 64],
+    "not a tensor": lambda x: [[0.0] * 64, x, x, 64, 64],
+    "a numpy array": lambda x: [x.numpy(), x, x, 64, 64],
+    "data_ptr raises": lambda x: [x.as_subclass(_RaisingPointer), x, x, 64, 64],
+}
+
+
+@pytest.mark.parametrize("values", sorted(_DECLINED))
 def test_a_prepared_launch_declines_arguments_of_another_specialization(values):
     x = torch.zeros(64)
-    given = {
-        "misaligned tensor": [x[1:], x, x, 64, 64],
-        "size not divisible by 16": [x, x, x, 65, 64],
-        "size 1": [x, x, x, 1, 64],
-        "another dtype": [x.half(), x, x, 64, 64],
-    }[values]
     calls = []
-    launch = _prepared(calls, ((0, _signature_of(x)), (3, _signature_of(64))))
-    assert not launch((1, 1, 1), given) and not calls
+    # Compiled for: values[0] and values[1] aligned, values[2] misaligned only in the one
+    # case that says so, values[3] a 32-bit int divisible by 16.
+    third = x[1:] if values == "aligned where compiled misaligned" else x
+    checks = ((0, _signature_of(x)), (1, _signature_of(x)), (2, _signature_of(third)), (3, _signature_of(64)))
+    launch = _prepared(calls, checks)
+    assert launch((1, 1, 1), [x, x, third, 64, 64]) and len(calls) == 1  # what it was compiled for
+    assert not launch((1, 1, 1), _DECLINED[values](x)) and len(calls) == 1
+
+
+def test_a_prepared_launch_takes_tensor_subclasses_as_triton_does():
+    calls = []
+    x = torch.zeros(64)
+    weight = torch.nn.Parameter(torch.zeros(64))
+    launch = _prepared(calls, ((0, _signature_of(x)), (1, _signature_of(x))))
+    assert launch((1, 1, 1), [x, weight]) and calls[0][9:] == (x, weight)
 
 
 def test_a_prepared_launch_declines_on_another_device():
@@ -163,6 +189,23 @@ def test_a_prepared_launch_calls_a_set_launch_hook():
         knobs.runtime.launch_enter_hook.remove(hook)
     (call,) = calls
     assert call[6] == ("metadata", (2, 1, 1), 1234) and call[7] is knobs.runtime.launch_enter_hook
+    assert call[8] is None  # the exit chain is empty: no hook to call
+
+
+def test_an_exit_hook_alone_gets_the_launch_metadata_as_with_triton():
+    # Triton's run builds the metadata whenever a hook is set; an exit hook (a profiler's
+    # end of a range) reads it too.
+    calls = []
+    launch = _prepared(calls, ())
+    hook = lambda metadata: None
+    knobs.runtime.launch_exit_hook.add(hook)
+    try:
+        assert launch((2, 1, 1), [])
+    finally:
+        knobs.runtime.launch_exit_hook.remove(hook)
+    (call,) = calls
+    assert call[6] == ("metadata", (2, 1, 1), 1234)
+    assert call[7] is None and call[8] is knobs.runtime.launch_exit_hook
 
 
 # --- the prepared launch calls Triton's C launch function where that is the same launch -------

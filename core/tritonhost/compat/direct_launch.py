@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import triton
 from triton import knobs
+from triton.knobs import HookChain
 from triton.runtime.driver import driver
 from triton.runtime.jit import JITFunction
 
@@ -103,6 +104,7 @@ class DirectLaunch:
     """
 
     __slots__ = (
+        "_aligned",
         "_c_launch",
         "_cooperative",
         "_current_device",
@@ -115,8 +117,8 @@ class DirectLaunch:
         "_launch",
         "_metadata",
         "_pdl",
-        "_tensors",
         "_types",
+        "_unaligned",
     )
 
     @classmethod
@@ -159,8 +161,11 @@ class DirectLaunch:
     ) -> None:
         """``checks`` from :func:`checks_of`, ``globals_read`` from :func:`globals_of`,
         ``kernel`` Triton's compiled kernel (handles loaded), on ``device``."""
-        # The checks split by kind, so that each is a few comparisons with no call to make.
-        self._tensors = tuple((i, s[0], s[1]) for i, s in checks if isinstance(s, tuple) and len(s) == 2)
+        # The checks split by kind, so that each is a few comparisons with no call to make;
+        # tensors by their alignment, so that the aligned ones' pointers take one test together.
+        tensors = [(i, s[0], s[1]) for i, s in checks if isinstance(s, tuple) and len(s) == 2]
+        self._aligned = tuple((i, dtype) for i, dtype, aligned in tensors if aligned)
+        self._unaligned = tuple((i, dtype) for i, dtype, aligned in tensors if not aligned)
         self._ints = tuple((i, *s) for i, s in checks if isinstance(s, tuple) and len(s) == 3)
         self._types = tuple((i, s) for i, s in checks if not isinstance(s, tuple))
         self._globals = tuple(globals_read)
@@ -177,17 +182,31 @@ class DirectLaunch:
 
     def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
         """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
-        for index, dtype, aligned in self._tensors:
-            value = values[index]
-            if not isinstance(value, torch.Tensor) or value.dtype != dtype or (value.data_ptr() % 16 == 0) != aligned:
+        # Tensors are duck-typed, as Triton's run takes them (anything with a data_ptr and a
+        # dtype, a subclass such as a Parameter included); anything else, or one whose
+        # data_ptr() raises, declines, and Triton's run says what is wrong with it.
+        try:
+            pointers = 0
+            for index, dtype in self._aligned:
+                value = values[index]
+                if value.dtype is not dtype:  # dtypes are singletons: `is` is their equality
+                    return False
+                pointers |= value.data_ptr()
+            if pointers & 15:
                 return False
+            for index, dtype in self._unaligned:
+                value = values[index]
+                if value.dtype is not dtype or not value.data_ptr() & 15:
+                    return False
+        except Exception:  # noqa: BLE001 - not a tensor: run() reports it
+            return False
         for index, one, divisible, narrow in self._ints:
             value = values[index]
             if (
                 type(value) is not int
-                or (value == 1) != one
-                or (value % 16 == 0) != divisible
-                or (-0x80000000 <= value <= 0x7FFFFFFF) != narrow
+                or (value == 1) is not one
+                or (not value & 15) is not divisible
+                or (-0x80000000 <= value <= 0x7FFFFFFF) is not narrow
             ):
                 return False
         for index, kind in self._types:
@@ -203,13 +222,16 @@ class DirectLaunch:
         runtime = knobs.runtime
         enter_hook = runtime.launch_enter_hook
         exit_hook = runtime.launch_exit_hook
-        # A profiler's launch hooks get what run() gives them; with none set (Triton's
-        # default is an empty chain) there is no metadata to build and no hook to call.
-        if enter_hook is not None and getattr(enter_hook, "calls", True) == []:
+        # A profiler's launch hooks get what run() gives them, metadata included when either
+        # is set; with none set (Triton's default is an empty chain) there is no metadata to
+        # build and no hook to call.
+        if type(enter_hook) is HookChain and not enter_hook.calls:
             enter_hook = None
-        if exit_hook is not None and getattr(exit_hook, "calls", True) == []:
+        if type(exit_hook) is HookChain and not exit_hook.calls:
             exit_hook = None
-        metadata = None if enter_hook is None else self._kernel.launch_metadata(grid, stream, *values)
+        metadata = (
+            None if enter_hook is None and exit_hook is None else self._kernel.launch_metadata(grid, stream, *values)
+        )
         c_launch = self._c_launch
         if c_launch is not None:
             c_launch(
