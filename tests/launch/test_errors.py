@@ -100,3 +100,11 @@ def test_errors_are_tritonhost_errors():
     assert issubclass(tritonhost.KernelArgumentError, tritonhost.TritonhostError)
     assert issubclass(tritonhost.KernelArgumentError, TypeError)
     assert triton.cdiv(1, 1) == 1
+
+
+@pytest.mark.parametrize("bad", [(-8,), (8.0,), ("8",)])
+def test_a_bad_grid_is_refused_also_after_a_good_grid_of_the_same_size(bad):
+    # (8,) is kept once launched; a grid that only compares equal to it must not find it.
+    tritonhost.wrap(add_kernel)[(8,)]
+    with pytest.raises(tritonhost.GridError):
+        tritonhost.wrap(add_kernel)[bad]

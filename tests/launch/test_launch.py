@@ -132,3 +132,26 @@ def test_empty_grid_launches_nothing():
     out = torch.full((8,), 7.0)
     tritonhost.wrap(relu_inplace_kernel)[(0,)](out, 8)
     assert (out == 7.0).all()
+
+
+def test_a_one_dimensional_grid_keeps_its_launch_and_launches_each_size_right():
+    wrapped = tritonhost.wrap(add_kernel)
+    assert wrapped[(3,)] is wrapped[(3,)]  # kept, not made per call
+    assert wrapped[(3,)].grid == (3, 1, 1) and wrapped[(3,)].dims == 1
+    assert wrapped[(3, 1)] is not wrapped[(3, 1)] and wrapped[(3, 1)].dims == 2  # only (n,) is kept
+    for blocks in (1, 2, 4, 2):  # sizes launched again after another size read the kept launch
+        x, y = torch.randn(32), torch.randn(32)
+        out = torch.zeros(32)
+        wrapped[(blocks,)](x, y, out, 32, BLOCK=8)
+        torch.testing.assert_close(out[: blocks * 8], (x + y)[: blocks * 8])
+        assert (out[blocks * 8 :] == 0).all()
+
+
+def test_kept_launches_are_bounded(monkeypatch):
+    from tritonhost.launch import wrap as wrap_module
+
+    monkeypatch.setattr(wrap_module, "_LAUNCHES_KEPT", 4)
+    wrapped = tritonhost.wrap(add_kernel)
+    for size in range(10):
+        assert wrapped[(size,)].grid == (size, 1, 1)
+        assert len(wrapped._launches) <= 4

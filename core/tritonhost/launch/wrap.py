@@ -31,6 +31,10 @@ from tritonhost.tuning.autotuner import ConfigChooser
 is_compiling = torch.compiler.is_compiling
 is_dynamo_compiling = torch.compiler.is_dynamo_compiling
 
+#: 1-D grids whose Launch a wrapped kernel keeps (``wrap(k)[(n,)]`` on every call makes one);
+#: a program launching on ever new sizes clears the table when it is full.
+_LAUNCHES_KEPT = 256
+
 
 class KernelRunner:
     """One kernel on one backend: its launcher, binder and autotuning caches."""
@@ -189,7 +193,7 @@ def _heuristic_value(kernel: str, name: str, heuristic: Any, args: dict[str, Any
 class WrappedKernel:
     """A Triton kernel launched through tritonhost: ``wrapped[grid](*args, **kwargs)``."""
 
-    __slots__ = ("__weakref__", "_lock", "_runners", "decorated", "kernel", "table_index")
+    __slots__ = ("__weakref__", "_launches", "_lock", "_runners", "decorated", "kernel", "table_index")
 
     def __init__(self, kernel: Any, table_index: int) -> None:
         # Made by the side table, once per kernel: get one with tritonhost.wrap(kernel).
@@ -199,12 +203,27 @@ class WrappedKernel:
         self.table_index = table_index
         self._runners: dict[Backend, KernelRunner] = {}
         self._lock = threading.Lock()
+        #: The Launch of each 1-D grid ``(n,)`` launched on, by ``n``: a Launch holds nothing
+        #: but the kernel and its grid, so one per size serves every call on it.
+        self._launches: dict[int, Launch] = {}
 
     def __repr__(self) -> str:
         return f"tritonhost.wrap({self.decorated.name})"
 
     def __getitem__(self, grid: grids.GridSpec) -> Launch:
         """Fix the launch grid: a tuple of 1 to 3 ints, or a function of the meta-parameters."""
+        # The common eager grid, (n,) with n an int, is looked up: making and checking a grid
+        # and a Launch per call costs about a third of a microsecond. Not under Dynamo, which
+        # would guard on the table.
+        if type(grid) is tuple and len(grid) == 1 and type(size := grid[0]) is int and not is_dynamo_compiling():
+            launch = self._launches.get(size)
+            if launch is None:
+                launch = Launch(self, grids.as_grid3(grid), 1)  # refuses a negative size
+                launches = self._launches
+                if len(launches) >= _LAUNCHES_KEPT:
+                    launches.clear()
+                launches[size] = launch
+            return launch
         if callable(grid):
             return Launch(self, grid)
         return Launch(self, grids.as_grid3(grid), len(grid) if isinstance(grid, (tuple, list)) else 1)
