@@ -68,6 +68,14 @@ class PreparedLaunch(Protocol):
     ``prepared(grid, values)`` takes every parameter's value in signature order,
     launches and returns True, or returns False without launching when the
     values need another specialization (then call the launcher itself).
+
+    It may also have ``context() -> object``: what each launch reads of the process's
+    state (for a GPU, the current device and its current stream). The generated wrapper
+    of a compiled program calls it once before its first prepared launch, and again after
+    any operation that is not a launch, and passes what it returned to every prepared
+    launch of the same backend in between: ``prepared(grid, values, context)``, which
+    launches in that context, or declines when its binary is not for it. Without
+    ``context`` each launch reads the state itself, and is called with two arguments.
     """
 
     def __call__(self, grid: Grid3, values: Sequence[Any]) -> bool: ...

@@ -170,6 +170,14 @@ def test_a_prepared_launch_takes_tensor_subclasses_as_triton_does():
     assert launch((1, 1, 1), [x, weight]) and calls[0][9:] == (x, weight)
 
 
+def test_a_prepared_launch_runs_in_a_context_read_before():
+    calls, read = [], []
+    launch = DirectLaunch((), (), _Binary(calls), lambda: read.append("device") or 0, lambda dev: 1234, 0)
+    assert launch.context() == (0, 1234) and read == ["device"]
+    assert launch((1, 1, 1), [], (0, 999)) and calls[0][3] == 999 and read == ["device"]  # nothing read again
+    assert not launch((1, 1, 1), [], (1, 999)) and len(calls) == 1  # a context of another device
+
+
 def test_a_prepared_launch_declines_on_another_device():
     calls = []
     assert not _prepared(calls, (), device=1)((1, 1, 1), []) and not calls

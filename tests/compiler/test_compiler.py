@@ -420,3 +420,67 @@ def test_prepared_launches_call_triton_launch_hooks():
             knobs.runtime.launch_enter_hook.remove(hook)
         assert seen == ["add_kernel", "add_kernel"]
         torch.testing.assert_close(out, 2 * (x + y))
+
+
+class _ContextReadingLaunch:
+    """A prepared launch that reads a launch context, on the interpreter: it launches through the launcher."""
+
+    def __init__(self, launcher, options, reads, contexts):
+        self.launcher, self.options, self.reads, self.contexts = launcher, options, reads, contexts
+
+    def context(self):
+        self.reads.append("read")
+        return ("device", len(self.reads))
+
+    def __call__(self, grid, values, context=None):
+        self.contexts.append(context)
+        self.launcher(grid, dict(zip(self.launcher.fn.arg_names, values)), self.options)
+        return True
+
+
+def test_a_compiled_call_reads_the_launch_context_once_per_run_of_launches(monkeypatch):
+    from tritonhost_interpreter.plugin import InterpreterLauncher
+
+    reads, contexts = [], []
+
+    def prepare(launcher, params, options, varying=None):
+        return _ContextReadingLaunch(launcher, dict(options), reads, contexts)
+
+    def fn(x, y):
+        a = torch.empty_like(x)
+        add[(4,)](x, y, a, 64, BLOCK=16)
+        b = torch.empty_like(x)
+        add[(4,)](a, y, b, 64, BLOCK=16)
+        c = b.sin()  # an ATen call between launches: the context is read again after it
+        d = torch.empty_like(x)
+        add[(4,)](c, y, d, 64, BLOCK=16)
+        return d
+
+    x, y = torch.randn(64), torch.randn(64)
+    monkeypatch.setattr(InterpreterLauncher, "prepare", prepare, raising=False)
+    add._runners.clear()  # a runner made now sees the launcher's prepare
+    try:
+        wrapper, out = _code(fn, x, y)  # the first call launches through the launcher, and prepares
+        assert wrapper.code.count("= launch_context()") == 2
+        assert wrapper.code.count("launch_add_kernel(context, ") == 2 and "launch_add_kernel(context_1, " in wrapper.code
+        torch.testing.assert_close(out, (x + 2 * y).sin() + y)
+        reads.clear(), contexts.clear()
+        x, y = torch.randn(64), torch.randn(64)
+        (out,) = wrapper.module(x, y)
+        torch.testing.assert_close(out, (x + 2 * y).sin() + y)
+        # Two reads for three launches: one before the first, one after the ATen call.
+        assert reads == ["read", "read"]
+        assert contexts == [("device", 1), ("device", 1), ("device", 2)]
+    finally:
+        add._runners.clear()  # the next test gets the launcher without prepare
+
+
+def test_the_interpreter_wrapper_reads_no_launch_context():
+    # Its launcher prepares nothing: no launch could use a context.
+    def fn(x, y):
+        out = torch.empty_like(x)
+        add[(4,)](x, y, out, 64, BLOCK=16)
+        return out
+
+    wrapper, _ = _code(fn, torch.randn(64), torch.randn(64))
+    assert "launch_context" not in wrapper.code

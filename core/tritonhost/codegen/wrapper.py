@@ -19,7 +19,7 @@ import torch
 import torch.fx
 
 from tritonhost.codegen.expressions import ExpressionBuilder
-from tritonhost.codegen.launch_site import LaunchSite, TMADescriptorMaker
+from tritonhost.codegen.launch_site import LaunchContext, LaunchSite, TMADescriptorMaker
 from tritonhost.compat.allocation import allocator_for
 from tritonhost.host.selection import Backend
 from tritonhost.ir.buffers import Buffer, ComputedBuffer, InputBuffer, storage_owner
@@ -46,6 +46,11 @@ class WrapperGenerator:
         self.launches: dict[Any, LaunchSite] = {}
         self.buffers = {buffer.name: buffer for buffer in program.buffers()}
         self.tma_maker = TMADescriptorMaker(backend)
+        #: Reads the launch context (device, stream) once for a run of direct launches.
+        self.launch_context = LaunchContext()
+        #: The node holding it for the launches from here on; None after an operation that
+        #: might change it (any ATen call: a stream switch is one), read again before the next.
+        self.context_node: torch.fx.Node | None = None
 
     def generate(self) -> torch.fx.GraphModule:
         self.inputs()
@@ -150,8 +155,9 @@ class WrapperGenerator:
         launch = self.launches.get(key)
         if launch is None:
             launch = self.launches[key] = LaunchSite(
-                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, varying
-            )
+                kernel.kernel_idx, self.backend, hidden, constants.options, constants.grid, varying,
+                self.launch_context,
+            )  # fmt: skip
         else:  # one launch object serves several sites: check what varies at any of them
             launch.varying = launch.varying | varying if launch.varying is not None else None
         kwargs = {name: self.value(value) for name, value in kernel.args.items()}
@@ -159,7 +165,12 @@ class WrapperGenerator:
         if kernel.grids is not None:
             grids = [tuple(self.value(size) for size in grid) for grid in kernel.grids]
             kwargs["grid"] = grids[0] if len(grids) == 1 or all(g == grids[0] for g in grids) else grids
-        self.node(launch, (), kwargs, kernel.name)
+        args: tuple[Any, ...] = ()
+        if launch.takes_context and kernel.grids is not None:  # the launches that may be prepared
+            if self.context_node is None:
+                self.context_node = self.node(self.launch_context, (), {}, "context")
+            args = (self.context_node,)
+        self.node(launch, args, kwargs, kernel.name)
         for output in kernel.outputs():
             self.env[output.name] = self.env[output.owner]
 
@@ -179,6 +190,7 @@ class WrapperGenerator:
         return frozenset(varying)
 
     def fallback(self, op: FallbackKernel) -> None:
+        self.context_node = None
         name = op.result.name if isinstance(op.result, Buffer) else getattr(op.target, "__name__", "fallback")
         node = self.node(op.target, self.value(op.args), self.value(dict(op.kwargs)), name.split(".")[0])
         if isinstance(op.result, Buffer):

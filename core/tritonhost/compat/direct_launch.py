@@ -180,8 +180,20 @@ class DirectLaunch:
         self._cooperative = getattr(kernel.run, "launch_cooperative_grid", False)
         self._pdl = getattr(kernel.run, "launch_pdl", False)
 
-    def __call__(self, grid: Sequence[int], values: Sequence[Any]) -> bool:
-        """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them."""
+    def context(self) -> tuple[int, int]:
+        """``(device, stream)``: the current device and its current stream, which a launch runs on.
+
+        A compiled wrapper reads them once for the launches it makes in a row (see
+        :class:`tritonhost.contract.PreparedLaunch`), instead of once per launch.
+        """
+        device = self._current_device()
+        return device, self._current_stream(device)
+
+    def __call__(self, grid: Sequence[int], values: Sequence[Any], context: tuple[int, int] | None = None) -> bool:
+        """Launch on ``grid`` with ``values`` (every parameter, in signature order), if the binary fits them.
+
+        ``context`` is what :meth:`context` returned, where the caller read it already.
+        """
         # Tensors are duck-typed, as Triton's run takes them (anything with a data_ptr and a
         # dtype, a subclass such as a Parameter included); anything else, or one whose
         # data_ptr() raises, declines, and Triton's run says what is wrong with it.
@@ -215,10 +227,15 @@ class DirectLaunch:
         for name, value, namespace in self._globals:
             if namespace.get(name, _MISSING) != value:
                 return False
-        device = self._current_device()
-        if device != self._device:
-            return False
-        stream = self._current_stream(device)
+        if context is None:
+            device = self._current_device()
+            if device != self._device:
+                return False
+            stream = self._current_stream(device)
+        else:
+            device, stream = context
+            if device != self._device:  # Triton's run would compile for that device
+                return False
         runtime = knobs.runtime
         enter_hook = runtime.launch_enter_hook
         exit_hook = runtime.launch_exit_hook
