@@ -338,3 +338,45 @@ def test_unreadable_kernel_variable_asks_to_hoist(monkeypatch):
         torch.compile(_inline_jit, backend="aot_eager", fullgraph=True)(x, y)
     torch._dynamo.reset()
     torch.testing.assert_close(torch.compile(_inline_jit, backend="aot_eager")(x, y), x + y)
+
+
+def test_compiled_launches_take_tensors_and_sizes_by_keyword_and_position():
+    # The traced launch reads the kernel's signature at trace time, by position: each
+    # mix of positional and keyword arguments must name the same parameters.
+    def fn(x, y):
+        a, b, c = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, a, x.numel(), BLOCK=16)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, out_ptr=b, n_elements=x.numel(), BLOCK=16)
+        tritonhost.wrap(add_kernel)[(2,)](BLOCK=16, n_elements=x.numel(), out_ptr=c, y_ptr=y, x_ptr=a)
+        return a, b, c
+
+    x, y = _inputs()
+    torch._dynamo.reset()
+    a, b, c = torch.compile(fn, backend="tritonhost", fullgraph=True, dynamic=True)(x, y)
+    torch.testing.assert_close(a, x + y)
+    torch.testing.assert_close(b, x + y)
+    torch.testing.assert_close(c, x + 2 * y)
+
+
+def test_a_compiled_launch_with_too_many_arguments_says_so():
+    def fn(x, y):
+        out = torch.empty_like(x)
+        tritonhost.wrap(add_kernel)[(2,)](x, y, out, x.numel(), 16, 16)
+        return out
+
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match=r"add_kernel\(\) takes 5 arguments but 6 were given"):
+        torch.compile(fn, backend="tritonhost", fullgraph=True)(*_inputs())
+
+
+def test_a_compiled_launch_refuses_a_tuple_of_tensors_by_its_name():
+    from analysis_kernels import sum_pair
+
+    def fn(x, y):
+        out = torch.empty_like(x)
+        tritonhost.wrap(sum_pair)[(1,)]((x, y), out, 8, BLOCK=8)
+        return out
+
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match="'pair' is a tuple holding tensors"):
+        torch.compile(fn, backend="tritonhost", fullgraph=True)(torch.zeros(8), torch.zeros(8))

@@ -215,7 +215,7 @@ class WrappedKernel:
         # The common eager grid, (n,) with n an int, is looked up: making and checking a grid
         # and a Launch per call costs about a third of a microsecond. Not under Dynamo, which
         # would guard on the table.
-        if type(grid) is tuple and len(grid) == 1 and type(size := grid[0]) is int and not is_dynamo_compiling():
+        if not is_dynamo_compiling() and type(grid) is tuple and len(grid) == 1 and type(size := grid[0]) is int:
             launch = self._launches.get(size)
             if launch is None:
                 launch = Launch(self, grids.as_grid3(grid), 1)  # refuses a negative size

@@ -31,7 +31,7 @@ from torch._dynamo.variables import functions as dynamo_functions
 from torch._dynamo.variables.base import VariableTracker
 from torch._dynamo.variables.tensor import TensorVariable
 
-from tritonhost.errors import UnsupportedFeatureError
+from tritonhost.errors import KernelArgumentError, UnsupportedFeatureError
 from tritonhost.host.selection import select
 from tritonhost.kernel.grid import grids_per_config
 from tritonhost.tracing import side_table as side_table_module
@@ -92,19 +92,46 @@ _compiled_launch = _nonstrict_trace(_launch_in_compiled_region) if _nonstrict_tr
 
 
 @torch.compiler.assume_constant_result
+def _graph_positions(kernel_index: int, positional: int, keywords: tuple[str, ...]) -> tuple[bool, ...]:
+    """For each value of a launch (``positional`` ones, then ``keywords``), whether it is a kernel
+    parameter that is no constexpr, so that the graph may carry it.
+
+    Run for real at trace time, so that Dynamo reads none of the kernel's attributes, and
+    guards none: the kernel is guarded by its side-table id where the launch finds it.
+    """
+    decorated = side_table.wrapped(kernel_index).decorated
+    if positional > len(decorated.arg_names):
+        # As the launch outside a compiled region says it.
+        raise KernelArgumentError(
+            f"kernel {decorated.name}() takes {len(decorated.arg_names)} arguments but {positional} were given"
+        )
+    names = (*decorated.arg_names[:positional], *keywords)
+    known = set(decorated.arg_names)
+    return tuple(name in known and name not in decorated.constexprs for name in names)
+
+
+@torch.compiler.assume_constant_result
 def _register_call_site(
     kernel_index: int,
-    items: tuple[tuple[str, Any], ...],
-    descriptors: tuple[tuple[str, str, tuple[int, ...]], ...],
-    names: tuple[str, ...],
+    positional: int,
+    keywords: tuple[str, ...],
+    items: tuple[tuple[int, Any], ...],
+    descriptors: tuple[tuple[int, str, tuple[int, ...]], ...],
+    positions: tuple[int, ...],
     grid: Any,
 ) -> int:
     # Run for real at trace time: the values are Python constants of this call site. The
     # backend is selected here too, so a bad TRITONHOST_BACKEND fails with its own message.
+    # Values are named here, by position (``positional`` ones, then ``keywords``), for the
+    # reason _graph_positions gives.
     select()
-    tma = {name: (api, block_shape) for name, api, block_shape in descriptors}
+    decorated = side_table.wrapped(kernel_index).decorated
+    names = (*decorated.arg_names[:positional], *keywords)
+    tma = {names[position]: (api, block_shape) for position, api, block_shape in descriptors}
+    params = {names[position]: value for position, value in items}
+    site = CallSite(kernel_index, params, tma, tuple(names[position] for position in positions), grid)
     with _call_sites_lock:
-        _call_sites.append(CallSite(kernel_index, dict(items), tma, names, grid))
+        _call_sites.append(site)
         return len(_call_sites) - 1
 
 
@@ -118,35 +145,38 @@ def launch_compiled(
     container costs hundreds of bytecode steps. So the call takes one flat sequence of
     graph values (tensors, numbers, the grid's sizes), and everything else goes into one
     registered :class:`CallSite`. A grid's padding (``dims`` of its 3 sizes were given) stays
-    out of the call.
+    out of the call. Values are handled by position; what the kernel's signature says of
+    them comes from trace-time functions, so that Dynamo guards none of the kernel's
+    attributes (each would be checked on every call of the compiled function).
     """
-    decorated = wrapped.decorated
-    params = dict(zip(decorated.arg_names, args))
-    params.update(kwargs)
-    names: list[str] = []
+    index = wrapped.table_index
+    keywords = tuple(kwargs)
+    graphable = _graph_positions(index, len(args), keywords)
+    positions: list[int] = []
     values: list[Any] = []
     constants = []
     descriptors = []
-    for name, value in params.items():
+    for position, value in enumerate((*args, *kwargs.values())):
         if isinstance(value, TracedTMADescriptor):  # the tensor goes through the graph
-            names.append(name)
+            positions.append(position)
             values.append(value.tensor)
-            descriptors.append((name, value.api, value.block_shape))
-        elif isinstance(value, GRAPH_VALUE_TYPES) and name not in decorated.constexprs and name in decorated.arg_names:
-            names.append(name)
+            descriptors.append((position, value.api, value.block_shape))
+        elif graphable[position] and isinstance(value, GRAPH_VALUE_TYPES):
+            positions.append(position)
             values.append(value)
         else:
             if isinstance(value, tuple):
                 # Only here: traced for every launch, the check would cost steps and guards.
-                refuse_tensor_tuples(decorated.name, {name: value})
-            constants.append((name, value))
+                name = (*wrapped.decorated.arg_names[: len(args)], *keywords)[position]
+                refuse_tensor_tuples(wrapped.decorated.name, {name: value})
+            constants.append((position, value))
     if callable(grid):
-        grid, dims = grids_per_config(decorated, grid, args, kwargs), 3
+        grid, dims = grids_per_config(wrapped.decorated, grid, args, kwargs), 3
     template = _grid_template(grid, values, dims)
     # "+ 0" makes a plain int of the trace-time result: Dynamo cannot guard on the
     # source it keeps for assume_constant_result values, and the call's inputs are guarded.
     call_site = _register_call_site(
-        wrapped.table_index, tuple(constants), tuple(descriptors), tuple(names), template
+        index, len(args), keywords, tuple(constants), tuple(descriptors), tuple(positions), template
     ) + 0
     _compiled_launch(call_site, *values)
 
