@@ -186,7 +186,7 @@ def layer_rows(launches: int, repeats: int) -> list[Row]:
         "+ finding it by kind of call (PreparedCalls)": lambda: calls.launch(grid3, args, kwargs),
         "+ the kernel's runner (KernelRunner.launch)": lambda: runner.launch(grid3, args, kwargs),
         "+ tracing checks, backend selection (Launch)": lambda: launch(x, y, out, n, BLOCK=256),
-        "+ wrapped[grid] (a Launch made per call)": lambda: wrapped[grid](x, y, out, n, BLOCK=256),
+        "+ wrapped[grid] (its kept Launch looked up per call)": lambda: wrapped[grid](x, y, out, n, BLOCK=256),
         "+ tritonhost.wrap(k) per call": lambda: tritonhost.wrap(wrapped.kernel)[grid](x, y, out, n, BLOCK=256),
     }
     times = per_call_us(paths, launches, repeats, torch.cuda.synchronize)
