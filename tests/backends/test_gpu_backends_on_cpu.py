@@ -183,19 +183,22 @@ def test_a_prepared_launch_declines_on_another_device():
     assert not _prepared(calls, (), device=1)((1, 1, 1), []) and not calls
 
 
-def test_a_prepared_launch_calls_a_set_launch_hook():
-    calls, seen = [], []
-
-    def hook(metadata):
-        seen.append(metadata)
-
+def _launched_with_hook(chain):
+    """The binary's call of a prepared launch made while a hook is in ``chain``."""
+    calls = []
     launch = _prepared(calls, ())
-    knobs.runtime.launch_enter_hook.add(hook)
+    hook = lambda metadata: None
+    chain.add(hook)
     try:
         assert launch((2, 1, 1), [])
     finally:
-        knobs.runtime.launch_enter_hook.remove(hook)
+        chain.remove(hook)
     (call,) = calls
+    return call
+
+
+def test_a_prepared_launch_calls_a_set_launch_hook():
+    call = _launched_with_hook(knobs.runtime.launch_enter_hook)
     assert call[6] == ("metadata", (2, 1, 1), 1234) and call[7] is knobs.runtime.launch_enter_hook
     assert call[8] is None  # the exit chain is empty: no hook to call
 
@@ -203,15 +206,7 @@ def test_a_prepared_launch_calls_a_set_launch_hook():
 def test_an_exit_hook_alone_gets_the_launch_metadata_as_with_triton():
     # Triton's run builds the metadata whenever a hook is set; an exit hook (a profiler's
     # end of a range) reads it too.
-    calls = []
-    launch = _prepared(calls, ())
-    hook = lambda metadata: None
-    knobs.runtime.launch_exit_hook.add(hook)
-    try:
-        assert launch((2, 1, 1), [])
-    finally:
-        knobs.runtime.launch_exit_hook.remove(hook)
-    (call,) = calls
+    call = _launched_with_hook(knobs.runtime.launch_exit_hook)
     assert call[6] == ("metadata", (2, 1, 1), 1234)
     assert call[7] is None and call[8] is knobs.runtime.launch_exit_hook
 

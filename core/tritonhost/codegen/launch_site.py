@@ -103,7 +103,7 @@ class LaunchSite:
         return f"<launch of {self.__name__} on {self.backend.name}>"
 
     @property
-    def takes_context(self) -> bool:
+    def may_launch_prepared(self) -> bool:
         """Whether calls with a grid may launch prepared, so that a launch context may serve them."""
         return self.direct and (self._prepare is not None or self.prepared is not None)
 

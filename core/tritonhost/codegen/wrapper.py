@@ -166,7 +166,7 @@ class WrapperGenerator:
             grids = [tuple(self.value(size) for size in grid) for grid in kernel.grids]
             kwargs["grid"] = grids[0] if len(grids) == 1 or all(g == grids[0] for g in grids) else grids
         args: tuple[Any, ...] = ()
-        if launch.takes_context and kernel.grids is not None:  # the launches that may be prepared
+        if launch.may_launch_prepared and kernel.grids is not None:  # the launches that may be prepared
             if self.context_node is None:
                 self.context_node = self.node(self.launch_context, (), {}, "context")
             args = (self.context_node,)
