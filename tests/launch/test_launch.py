@@ -137,8 +137,9 @@ def test_empty_grid_launches_nothing():
 def test_a_one_dimensional_grid_keeps_its_launch_and_launches_each_size_right():
     wrapped = tritonhost.wrap(add_kernel)
     assert wrapped[(3,)] is wrapped[(3,)]  # kept, not made per call
-    assert wrapped[(3,)].grid == (3, 1, 1) and wrapped[(3,)].dims == 1
-    assert wrapped[(3, 1)] is not wrapped[(3, 1)] and wrapped[(3, 1)].dims == 2  # only (n,) is kept
+    # wrapped[grid] is a Launch's bound __call__, as Triton's kernel[grid] is a function.
+    assert wrapped[(3,)].__self__.grid == (3, 1, 1) and wrapped[(3,)].__self__.dims == 1
+    assert wrapped[(3, 1)] is not wrapped[(3, 1)] and wrapped[(3, 1)].__self__.dims == 2  # only (n,) is kept
     for blocks in (1, 2, 4, 2):  # sizes launched again after another size read the kept launch
         x, y = torch.randn(32), torch.randn(32)
         out = torch.zeros(32)
@@ -153,5 +154,5 @@ def test_kept_launches_are_bounded(monkeypatch):
     monkeypatch.setattr(wrap_module, "_LAUNCHES_KEPT", 4)
     wrapped = tritonhost.wrap(add_kernel)
     for size in range(10):
-        assert wrapped[(size,)].grid == (size, 1, 1)
+        assert wrapped[(size,)].__self__.grid == (size, 1, 1)
         assert len(wrapped._launches) <= 4

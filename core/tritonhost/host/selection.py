@@ -131,9 +131,12 @@ def select(name: str | None = None) -> Backend:
     :class:`NoBackendError` when ``auto`` finds nothing usable.
     """
     global _last
-    registry, override, raw, last = discovery.registry(), _override.get(), _raw_env(), _last
-    if name is None and last is not None and last[0] is override and last[1] is raw and last[2] is registry:
+    last = _last
+    # Every eager launch calls this: the same override, environment value and registry as
+    # the last time mean the same backend, found in a few identity tests.
+    if name is None and last is not None and last[0] is _override.get() and last[1] is _raw_env() and last[2] is discovery.registry():
         return last[3]
+    registry, override, raw = discovery.registry(), _override.get(), _raw_env()
     asked = name or override or _read_env() or AUTO
     key = (id(registry), asked)
     found = _cache.get(key)

@@ -121,8 +121,9 @@ class PreparedCalls:
         # Triton's list, held (not copied) so that hooks added later are seen; run() runs them.
         self._pre_run_hooks: list[Any] = getattr(decorated.jit, "pre_run_hooks", [])
         self._kinds: dict[Hashable, _Kind] = {}
-        #: ``(positional count, keywords, kind)`` of the last launch that found its kind.
-        self._last: tuple[int, dict[str, Any], _Kind] | None = None
+        #: ``(positional count, keywords, kind, its one call or None)`` of the last launch
+        #: that found its kind (None where the kind has a call per tuning-key value).
+        self._last: tuple[int, dict[str, Any], _Kind, _Call | None] | None = None
         #: Kinds of call (positional count, keyword names) that cannot be prepared.
         self._refused: set[tuple[Any, ...]] = set()
         self._size = 0
@@ -137,7 +138,7 @@ class PreparedCalls:
         except Exception:  # noqa: BLE001 - a keyword value whose == raises (a tensor): not kept here
             return False
         if same:
-            kind = last[2]  # type: ignore[index]
+            kind, call = last[2], last[3]  # type: ignore[index]
         else:
             try:
                 kind = self._kinds.get((len(args), *kwargs.items()) if kwargs else len(args))
@@ -145,13 +146,12 @@ class PreparedCalls:
                 return False
             if kind is None:
                 return False
-            self._last = (len(args), dict(kwargs), kind)
-        if kind.key_indices:
+            call = None if kind.key_indices else kind.calls[()]
+            self._last = (len(args), dict(kwargs), kind, call)
+        if call is None:  # an autotuned kernel: one call per value of the tuning key
             call = kind.calls.get(tuple([args[i] for i in kind.key_indices]))
             if call is None:
                 return False
-        else:
-            call = kind.calls[()]
         for index, value in call.constexpr_args:
             given = args[index]
             if type(given) is not type(value) or given != value:
@@ -160,7 +160,13 @@ class PreparedCalls:
             return False
         values = args + call.tail
         if callable(grid):
-            grid = as_grid3(grid(dict(zip(self._arg_names, values))))
+            sizes = grid(dict(zip(self._arg_names, values)))
+            # as_grid3's common case, (n,) of an int, written inline: a call costs a tenth of
+            # a microsecond, a tenth of what a grid function's launch adds.
+            if type(sizes) is tuple and len(sizes) == 1 and type(size := sizes[0]) is int and size >= 0:
+                grid = (size, 1, 1)
+            else:
+                grid = as_grid3(sizes)
         return call.prepared(grid, values)
 
     def learn(

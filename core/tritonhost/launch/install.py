@@ -50,7 +50,7 @@ from triton.runtime.jit import KernelInterface
 
 from tritonhost.compat.aot_autograd import replay_backward_writes, torch_replays_without_grad
 from tritonhost.compat.autograd_function import dynamo_filters_forward_aliases, filter_forward_aliases
-from tritonhost.launch.wrap import Launch, wrap
+from tritonhost.launch.wrap import LaunchCall, wrap
 
 if TYPE_CHECKING:
     from torch._dynamo.backends.common import AotAutograd
@@ -61,7 +61,7 @@ _installs = 0
 _originals: dict[str, Any] = {}
 
 
-def _kernel_getitem(kernel: Any, grid: Any) -> Launch:
+def _kernel_getitem(kernel: Any, grid: Any) -> LaunchCall:
     """``kernel[grid]`` while installed: the launch tritonhost.wrap(kernel)[grid] makes."""
     return wrap(kernel)[grid]
 

@@ -20,8 +20,10 @@ from tritonhost.tracing.side_table import LaunchConstants, TracedKernel, side_ta
 
 #: What a graph node can carry as a kernel argument; anything else is a constant.
 GRAPH_VALUE_TYPES = (torch.Tensor, bool, int, float, torch.SymInt, torch.SymFloat, torch.SymBool)
-_dispatch_stack_depth = torch._C._len_torch_dispatch_stack
-_functorch_interpreter = torch._C._functorch.peek_interpreter_stack
+#: How many torch dispatch modes are active (a tracer is one); the eager front door calls it inline.
+dispatch_stack_depth = torch._C._len_torch_dispatch_stack
+#: The innermost functorch transform, or None; torch.func.functionalize uses no dispatch mode.
+functorch_interpreter = torch._C._functorch.peek_interpreter_stack
 
 
 class TracedTMADescriptor(NamedTuple):
@@ -38,8 +40,7 @@ class TracedTMADescriptor(NamedTuple):
 
 def is_tracing() -> bool:
     """Whether this launch happens under a PyTorch tracer rather than eagerly."""
-    # torch.func.functionalize (a functorch transform) uses no dispatch mode.
-    return bool(_dispatch_stack_depth()) or _functorch_interpreter() is not None
+    return bool(dispatch_stack_depth()) or functorch_interpreter() is not None
 
 
 def refuse_tensor_tuples(kernel: str, params: dict[str, Any]) -> None:
