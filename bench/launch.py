@@ -287,16 +287,25 @@ def import_rows(repeats: int) -> list[Row]:
 
 
 def report(rows: list[Row]) -> None:
+    """Print each row with its ratio to the best anchor of its section, and to the anchor
+    printed last above it (the same call made the other way: Triton's ``kernel[grid function]``
+    for tritonhost's, Inductor for the compiled chain)."""
     section = None
+    above: float | None = None
     for where, name, anchor, us in rows:
         if where != section:
-            section = where
+            section, above = where, None
             unit = "s" if where.startswith("imports") else "us"
-            print(f"\n{where:58} {unit:>9} {'vs best anchor':>15}")
+            print(f"\n{where:58} {unit:>9} {'vs best anchor':>15} {'vs the anchor above':>20}")
         anchors = [a_us for w, _, a, a_us in rows if w == where and a]
         value = f"{us / 1e6:9.3f}" if where.startswith("imports") else f"{us:9.2f}"
-        ratio = "anchor" if anchor else (f"{us / min(anchors):14.2f}x" if anchors else "")
-        print(f"  {name:56} {value} {ratio:>15}")
+        if anchor:
+            above = us
+            print(f"  {name:56} {value} {'anchor':>15}")
+            continue
+        best = f"{us / min(anchors):14.2f}x" if anchors else ""
+        own = f"{us / above:19.2f}x" if above is not None else ""
+        print(f"  {name:56} {value} {best:>15} {own:>20}")
 
 
 def chart(rows: list[Row], path: Path, title: str) -> None:
