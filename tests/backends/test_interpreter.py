@@ -42,6 +42,22 @@ def test_interpreter_state_is_restored_after_a_failing_kernel():
     assert not triton.knobs.runtime.interpret
 
 
+@pytest.mark.parametrize("grid", [(0,), (4, 0), (2, 3, 0)])
+def test_a_grid_without_programs_returns_before_interpreting(monkeypatch, grid):
+    from tritonhost_interpreter import plugin
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an empty grid entered the interpreter")
+
+    # Both ways a launch runs (the batched replay, and the interpreter's patched language).
+    monkeypatch.setattr(plugin, "interpreting", refuse)
+    monkeypatch.setattr(plugin, "replaying", refuse)
+    x = torch.randn(0)
+    out = torch.empty_like(x)
+    tritonhost.wrap(axpy_kernel)[grid](x, x, out, 2.0, 0, BLOCK=8)
+    assert out.numel() == 0
+
+
 def test_concurrent_launches_from_threads_are_correct():
     errors: list[BaseException] = []
     results: dict[int, bool] = {}

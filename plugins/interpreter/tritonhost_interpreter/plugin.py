@@ -80,6 +80,11 @@ class InterpreterLauncher:
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
+        if grid[0] * grid[1] * grid[2] == 0:
+            # No program runs, as on a GPU, where the launch is skipped. Without this return the
+            # launch would still patch Triton's language and bind its arguments, about half a
+            # millisecond, and no tape is ever recorded for a grid without programs to replay.
+            return
         batched = batching.enabled()
         warn_if_large(self.name, grid, batched=batched)
         if batched and self._replayed(grid, params):
