@@ -358,3 +358,33 @@ def test_cuda_prepared_launch_calls_the_c_launch_where_its_layout_was_checked(cu
     launch(x, y, out, 4096, BLOCK=1024)
     torch.testing.assert_close(out, x + y)
     assert len(seen) == 1
+
+
+def _gpus() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_gpus() < 2, reason="needs two GPUs (nvidia-h100-x2); not run on one")
+def test_cuda_launches_on_the_second_gpu_under_its_device_and_stream(cuda_prepared):
+    n = 1 << 16
+    launch = tritonhost.wrap(add_kernel)[(triton.cdiv(n, 1024),)]
+    with torch.cuda.device(1):
+        x, y = torch.randn(n, device="cuda"), torch.randn(n, device="cuda")
+        for _ in range(3):  # the first call learns the kind of call, the others are prepared
+            out = torch.full_like(x, float("nan"))
+            launch(x, y, out, n, BLOCK=1024)
+            torch.testing.assert_close(out, x + y)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            out.zero_()
+            launch(x, y, out, n, BLOCK=1024)  # on device 1's stream, after its zero_
+        torch.cuda.current_stream().wait_stream(stream)
+        torch.testing.assert_close(out, x + y)
+    # Back on device 0, the same kind of call launches there, not with device 1's binary.
+    a, b = torch.randn(n, device="cuda:0"), torch.randn(n, device="cuda:0")
+    out = torch.empty_like(a)
+    launch(a, b, out, n, BLOCK=1024)
+    torch.testing.assert_close(out, a + b)
+
