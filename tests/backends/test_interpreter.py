@@ -58,6 +58,33 @@ def test_a_grid_without_programs_returns_before_interpreting(monkeypatch, grid):
     assert out.numel() == 0
 
 
+@pytest.mark.parametrize("grid", [(0,), (1,)])
+def test_a_grid_without_programs_still_refuses_bad_arguments(grid):
+    # As on a GPU, where Triton converts and specializes the arguments of an empty launch too.
+    x = torch.randn(0)
+    with pytest.raises(OverflowError, match="too large"):
+        tritonhost.wrap(add_kernel)[grid](x, x, x, 2**64, BLOCK=8)
+    with pytest.raises(tritonhost.KernelArgumentError, match="complex64"):
+        tritonhost.wrap(add_kernel)[grid](x.to(torch.complex64), x, x, 0, BLOCK=8)
+
+
+def test_a_grid_without_programs_runs_the_kernels_pre_run_hooks():
+    from tritonhost_interpreter.executor import interpreted
+
+    seen = []
+    interpreted_fn = interpreted(axpy_kernel)
+    def hook(*args, **kwargs):
+        seen.append(len(args) + len(kwargs))
+
+    interpreted_fn.add_pre_run_hook(hook)
+    try:
+        x = torch.randn(0)
+        tritonhost.wrap(axpy_kernel)[(0,)](x, x, torch.empty_like(x), 2.0, 0, BLOCK=8)
+    finally:
+        interpreted_fn.pre_run_hooks.remove(hook)
+    assert seen == [6]  # called once, with every argument
+
+
 def test_concurrent_launches_from_threads_are_correct():
     errors: list[BaseException] = []
     results: dict[int, bool] = {}

@@ -80,10 +80,7 @@ class InterpreterLauncher:
     def __call__(self, grid: Grid3, params: dict[str, Any], options: dict[str, Any]) -> None:
         # Launch options (num_warps...) mean nothing to the interpreter.
         check_tensors(params, NAME)
-        if grid[0] * grid[1] * grid[2] == 0:
-            # No program runs, as on a GPU, where the launch is skipped. Without this return the
-            # launch would still patch Triton's language and bind its arguments, about half a
-            # millisecond, and no tape is ever recorded for a grid without programs to replay.
+        if grid[0] * grid[1] * grid[2] == 0 and self._converts_without_programs(params):
             return
         batched = batching.enabled()
         warn_if_large(self.name, grid, batched=batched)
@@ -99,6 +96,22 @@ class InterpreterLauncher:
                 if isinstance(error.__cause__, OutOfBoundsError):
                     raise error.__cause__.with_traceback(None) from None
                 raise
+
+    def _converts_without_programs(self, params: dict[str, Any]) -> bool:
+        """For a grid without programs: whether the launch is done once its arguments are converted.
+
+        No program runs, as on a GPU. There Triton still converts and specializes the
+        arguments, so a bad one (an int past 64 bits, a complex tensor) raises here as it would
+        there. Without this, the launch would also patch Triton's language, about half a
+        millisecond, for a grid that records no tape to replay. A user's pre-run hook, or an
+        argument the conversion leaves to the interpreter (a tuple, a GPU tensor, a missing
+        one), takes the usual path, which runs the hook or names the problem.
+        """
+        if not only_bounds_hook(self.fn):
+            return False
+        if self._signature is None:
+            self._signature = batching.Signature(self.fn)
+        return self._signature.bind(params) is not None
 
     def _replayed(self, grid: Grid3, params: dict[str, Any]) -> bool:
         """Whether the launch ran by replaying its tape alone (:func:`batching.replay`); if not, nothing it wrote is left."""
