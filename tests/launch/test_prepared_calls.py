@@ -314,6 +314,9 @@ def test_cuda_prepared_launch_follows_the_current_stream(cuda_prepared):
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
+        # The stream is kept busy before the zero_, so that a launch on any other stream
+        # would run first and be zeroed: the test does not rest on a race.
+        torch.cuda._sleep(100_000_000)
         out.zero_()
         launch(x, y, out, x.numel(), BLOCK=1024)  # prepared, on `stream`, ordered after the zero_
     torch.cuda.current_stream().wait_stream(stream)
@@ -378,6 +381,7 @@ def test_cuda_launches_on_the_second_gpu_under_its_device_and_stream(cuda_prepar
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
+            torch.cuda._sleep(100_000_000)  # busy, so that a launch on another stream would be zeroed
             out.zero_()
             launch(x, y, out, n, BLOCK=1024)  # on device 1's stream, after its zero_
         torch.cuda.current_stream().wait_stream(stream)
