@@ -21,6 +21,7 @@ import torch
 import torch.fx
 
 from tritonhost.codegen.cuda_graphs import CudaGraphRunner, refusal
+from tritonhost.codegen.device_guard import guarded_for
 from tritonhost.codegen.memory import MemoryPlan, plan_memory
 from tritonhost.codegen.wrapper import generate_wrapper
 from tritonhost.compat.aot_autograd import replay_backward_writes
@@ -142,17 +143,22 @@ OPTIONS = {"cuda_graphs": "True runs each compiled wrapper as recorded CUDA grap
 
 
 def _runnable(compiled: CompiledWrapper, graph: torch.fx.GraphModule, backend: Backend, cuda_graphs: bool) -> Callable[[list[Any]], Any]:
-    """The wrapper as AOTAutograd calls it: directly, or through recorded CUDA graphs."""
+    """The wrapper as AOTAutograd calls it: directly, or through recorded CUDA graphs.
+
+    Directly, it is entered on its tensors' device where the machine has several
+    (codegen/device_guard.py); a CUDA graph runner captures and replays on that device itself.
+    """
+    plain = guarded_for(boxed(compiled.module), compiled.program, backend.device)
     if not cuda_graphs:
-        return boxed(compiled.module)
+        return plain
     if backend.device != "cuda":
         log.warning("cuda_graphs was asked for, but backend %r launches on %s: running without CUDA graphs",
                     backend.name, backend.device)
-        return boxed(compiled.module)
+        return plain
     reason = refusal(compiled.program, graph)
     if reason is not None:
         log.warning("a compiled graph runs without CUDA graphs: %s", reason)
-        return boxed(compiled.module)
+        return plain
     compiled.cuda_graphs = CudaGraphRunner(compiled.module.forward, compiled.program)
     return boxed(compiled.module, compiled.cuda_graphs)
 
