@@ -206,8 +206,9 @@ class WrappedKernel:
         self.table_index = table_index
         self._runners: dict[Backend, KernelRunner] = {}
         self._lock = threading.Lock()
-        #: The Launch of each 1-D grid ``(n,)`` launched on, by ``n``: a Launch holds nothing
-        #: but the kernel and its grid, so one per size serves every call on it.
+        #: The launch (a Launch's bound ``__call__``) of each 1-D grid ``(n,)`` launched on, by
+        #: ``n``: a Launch holds nothing but the kernel and its grid, so one per size serves
+        #: every call on it.
         self._launches: dict[int, LaunchCall] = {}
 
     def __repr__(self) -> str:
@@ -276,8 +277,8 @@ class Launch:
         self.dims = dims
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        # Every eager launch passes here: each check is written inline (a Python call costs
-        # about a tenth of a microsecond, a third of what the checks themselves cost).
+        # Every eager launch passes here, so the checks are written inline: each Python call
+        # around them would cost about a tenth of a microsecond more.
         if is_compiling():
             # Imported here: importing Dynamo takes a second or more, and only compiling needs it.
             from tritonhost.tracing.dynamo import launch_compiled
